@@ -1,0 +1,85 @@
+"""The YAML schema of agency registries and directives (documented in docs/schema.md)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
+
+from models.kinds import KINDS
+
+
+def _iso_date(value: Any) -> date:
+    if isinstance(value, date) and not hasattr(value, "hour"):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        raise ValueError(f"{value!r} không phải là ngày hợp lệ (YYYY-MM-DD)")
+    raise ValueError("phải là một ngày (YYYY-MM-DD)")
+
+
+def _known_kind(value: Any) -> Any:
+    if isinstance(value, str) and value not in KINDS:
+        raise ValueError(f"loại nhiệm vụ {value!r} không được hỗ trợ; các loại: {', '.join(sorted(KINDS))}")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+KindName = Annotated[str, BeforeValidator(_known_kind)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class HeadDef(_Strict):
+    title: Line
+    name: Line | None = None
+    email: EmailStr
+
+
+class AgencyDef(_Strict):
+    code: Code
+    name: Line
+    short_names: list[Line] = Field(default_factory=list)
+    parent: Line | None = None
+    email: EmailStr
+    head: HeadDef
+
+
+class RegistryDef(_Strict):
+    registry: Key
+    title: Line
+    provincial_office: Code | None = None
+    agencies: list[AgencyDef] = Field(min_length=1)
+
+
+class AssignmentDef(_Strict):
+    key: Key
+    title: Line
+    action: Text
+    kind: KindName = "generic"
+    leads: list[Code] = Field(min_length=1)
+    supporting: list[Code] = Field(default_factory=list)
+    due: IsoDate
+    depends_on: list[Key] = Field(default_factory=list)
+
+
+class DirectiveDef(_Strict):
+    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    issued_on: IsoDate
+    issuer: Code
+    subject: Line
+    place: Line
+    registry: Line
+    report_to: list[Code] = Field(default_factory=list)
+    milestone: Key | None = None
+    assignments: list[AssignmentDef] = Field(min_length=1)

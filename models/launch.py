@@ -1,0 +1,114 @@
+"""Writing a validated directive: its registry, the directive, its assignments and their events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlmodel import Session, select
+
+from models.definition import RegistryDef
+from models.errors import DuplicateDirective
+from models.loader import Loaded
+from models.naming import slugify
+from models.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Registry
+from models.timerules import TimeRules
+
+
+@dataclass(frozen=True)
+class Launched:
+    slug: str
+    number: str
+    directive_id: int
+    assignments: list[tuple[int, str, str]]  # (id, key, kind)
+    moved: list[tuple[str, date, date]]  # (key, stated due, effective due) where a day off moved it
+
+
+def upsert_registry(session: Session, *, registry: RegistryDef, source: str, now: datetime) -> int:
+    """Insert or update the registry and its agencies; returns how many agencies were written."""
+    row = session.get(Registry, registry.registry) or Registry(name=registry.registry, title=registry.title)
+    row.title = registry.title
+    row.provincial_office = registry.provincial_office
+    row.source = source
+    row.loaded_at = now
+    session.add(row)
+    for item in registry.agencies:
+        agency = session.get(Agency, item.code) or Agency(code=item.code, registry_name=registry.registry)
+        agency.registry_name = registry.registry
+        agency.name = item.name
+        agency.short_names = list(item.short_names)
+        agency.parent = item.parent
+        agency.email = str(item.email)
+        agency.head_title = item.head.title
+        agency.head_name = item.head.name
+        agency.head_email = str(item.head.email)
+        session.add(agency)
+    session.flush()
+    return len(registry.agencies)
+
+
+def launch_directive(session: Session, *, loaded: Loaded, now: datetime, rules: TimeRules, actor: str) -> Launched:
+    """Create the directive and all its assignments in the caller's transaction."""
+    spec = loaded.directive
+    slug = slugify(spec.number)
+    existing = session.exec(
+        select(Directive).where((Directive.number == spec.number) | (Directive.slug == slug))
+    ).first()
+    if existing is not None:
+        raise DuplicateDirective(
+            f"văn bản số {spec.number} đã được khởi tạo ({existing.slug}, "
+            f"{existing.launched_at.astimezone(rules.tz):%d/%m/%Y %H:%M}); không khởi tạo lại"
+        )
+    upsert_registry(session, registry=loaded.registry, source=loaded.registry_source, now=now)
+
+    directive = Directive(
+        slug=slug,
+        number=spec.number,
+        issued_on=spec.issued_on,
+        issuer=spec.issuer,
+        subject=spec.subject,
+        place=spec.place,
+        registry_name=loaded.registry.registry,
+        milestone=spec.milestone,
+        launched_at=now,
+        source=loaded.source,
+        definition=spec.model_dump(mode="json"),
+    )
+    session.add(directive)
+    session.flush()
+    session.add(
+        Event(at=now, actor=actor, kind="launched", directive_id=directive.id,
+              payload={"number": spec.number, "source": loaded.source, "assignments": len(spec.assignments)})
+    )
+
+    created: list[tuple[int, str, str]] = []
+    moved: list[tuple[str, date, date]] = []
+    for item in spec.assignments:
+        due = rules.calendar.roll_forward(item.due)
+        if due != item.due:
+            moved.append((item.key, item.due, due))
+        assignment = Assignment(
+            directive_id=directive.id,
+            key=item.key,
+            kind=item.kind,
+            title=item.title,
+            action=item.action,
+            due=due,
+            stated_due=item.due,
+            milestone=item.key == spec.milestone,
+            depends_on=list(item.depends_on),
+            updated_at=now,
+        )
+        session.add(assignment)
+        session.flush()
+        for role, codes in (("lead", item.leads), ("supporting", item.supporting)):
+            for position, code in enumerate(codes):
+                session.add(AssignmentAgency(assignment_id=assignment.id, agency_code=code, role=role, position=position))
+        session.add(
+            Event(at=now, actor=actor, kind="created", directive_id=directive.id, assignment_id=assignment.id,
+                  payload={"due": due.isoformat(), "stated_due": item.due.isoformat(),
+                           "leads": list(item.leads), "supporting": list(item.supporting)})
+        )
+        created.append((assignment.id, item.key, item.kind))
+    session.flush()
+    return Launched(slug=slug, number=spec.number, directive_id=directive.id, assignments=created, moved=moved)

@@ -1,0 +1,198 @@
+"""Load and validate registries and directives, reporting every problem with its place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from models.definition import DirectiveDef, RegistryDef, _iso_date
+from models.errors import DefinitionError, Problem
+from models.yamlsource import Source, parse_text, read_file, validation_problems
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A validated directive together with the registry it names."""
+
+    directive: DirectiveDef
+    registry: RegistryDef
+    source: str
+    registry_source: str
+
+
+def load_registry(path: Path, name: str | None = None) -> RegistryDef:
+    source, problems = read_file(path, name)
+    registry, more = _validate_registry(source) if source else (None, [])
+    problems += more
+    if problems or registry is None:
+        raise DefinitionError(problems)
+    return registry
+
+
+def load_directive_file(path: Path, *, name: str | None = None) -> Loaded:
+    source, problems = read_file(path, name)
+    return _load_directive(source, problems, base_dir=path.parent, display_dir=Path(name or str(path)).parent)
+
+
+def load_directive_text(text: str, *, name: str, base_dir: Path) -> Loaded:
+    """Load a directive pasted as text; its ``registry`` path is relative to ``base_dir``."""
+    source, problems = parse_text(text, name)
+    return _load_directive(source, problems, base_dir=base_dir, display_dir=base_dir)
+
+
+def _load_directive(source: Source | None, problems: list[Problem], *, base_dir: Path, display_dir: Path) -> Loaded:
+    if source is None:
+        raise DefinitionError(problems)
+    data = source.data
+    if not isinstance(data, dict):
+        raise DefinitionError([source.problem([], "văn bản chỉ đạo phải là một ánh xạ các trường (number, issued_on, assignments, …)")])
+
+    directive: DirectiveDef | None = None
+    try:
+        directive = DirectiveDef.model_validate(data)
+    except ValidationError as exc:
+        problems += validation_problems(source, exc)
+
+    registry: RegistryDef | None = None
+    registry_name = ""
+    ref = data.get("registry")
+    if isinstance(ref, str) and ref.strip():
+        registry_path = base_dir / ref.strip()
+        registry_name = str(display_dir / ref.strip())
+        if not registry_path.is_file():
+            problems.append(source.problem(["registry"], f"không tìm thấy tệp danh mục cơ quan {registry_name}"))
+        else:
+            reg_source, reg_problems = read_file(registry_path, registry_name)
+            problems += reg_problems
+            if reg_source is not None:
+                registry, more = _validate_registry(reg_source)
+                problems += more
+
+    codes = {a.code for a in registry.agencies} if registry else None
+    problems += _directive_rules(source, data, codes)
+    if problems or directive is None or registry is None:
+        raise DefinitionError(problems)
+    return Loaded(directive=directive, registry=registry, source=source.name, registry_source=registry_name)
+
+
+def _validate_registry(source: Source) -> tuple[RegistryDef | None, list[Problem]]:
+    data = source.data
+    if not isinstance(data, dict):
+        return None, [source.problem([], "danh mục cơ quan phải là một ánh xạ gồm registry, title và agencies")]
+    problems: list[Problem] = []
+    registry = None
+    try:
+        registry = RegistryDef.model_validate(data)
+    except ValidationError as exc:
+        problems += validation_problems(source, exc)
+    agencies = data.get("agencies")
+    codes: set[str] = set()
+    if isinstance(agencies, list):
+        for i, agency in enumerate(agencies):
+            code = agency.get("code") if isinstance(agency, dict) else None
+            if isinstance(code, str):
+                if code in codes:
+                    problems.append(source.problem(["agencies", i, "code"], f"mã cơ quan {code!r} bị trùng"))
+                codes.add(code)
+    office = data.get("provincial_office")
+    if isinstance(office, str) and codes and office not in codes:
+        problems.append(source.problem(["provincial_office"], f"mã cơ quan {office!r} không có trong danh mục"))
+    return (registry if not problems else None), problems
+
+
+def _directive_rules(source: Source, data: dict[str, Any], codes: set[str] | None) -> list[Problem]:
+    """Rules that span fields: codes, dates, keys and dependencies."""
+    problems: list[Problem] = []
+
+    def check_code(loc: list[Any], value: Any) -> None:
+        if codes is not None and isinstance(value, str) and value not in codes:
+            problems.append(source.problem(loc, f"mã cơ quan {value!r} không có trong danh mục"))
+
+    check_code(["issuer"], data.get("issuer"))
+    for i, code in enumerate(_list(data.get("report_to"))):
+        check_code(["report_to", i], code)
+
+    issued_on = _maybe_date(data.get("issued_on"))
+    items = [(i, a) for i, a in enumerate(_list(data.get("assignments"))) if isinstance(a, dict)]
+    keys: dict[str, int] = {}
+    for i, item in items:
+        key = item.get("key")
+        if isinstance(key, str):
+            if key in keys:
+                problems.append(source.problem(["assignments", i, "key"], f"khóa nhiệm vụ {key!r} bị trùng (đã dùng ở assignments[{keys[key]}])"))
+            else:
+                keys[key] = i
+        seen: set[str] = set()
+        for role in ("leads", "supporting"):
+            for j, code in enumerate(_list(item.get(role))):
+                check_code(["assignments", i, role, j], code)
+                if isinstance(code, str):
+                    if code in seen:
+                        problems.append(source.problem(["assignments", i, role, j], f"cơ quan {code!r} được nêu hai lần"))
+                    seen.add(code)
+        due = _maybe_date(item.get("due"))
+        if due and issued_on and due < issued_on:
+            problems.append(
+                source.problem(["assignments", i, "due"], f"thời hạn {due:%d/%m/%Y} sớm hơn ngày ban hành {issued_on:%d/%m/%Y}")
+            )
+
+    graph: dict[str, list[str]] = {}
+    for i, item in items:
+        key = item.get("key")
+        deps = [d for d in _list(item.get("depends_on")) if isinstance(d, str)]
+        for j, dep in enumerate(_list(item.get("depends_on"))):
+            if not isinstance(dep, str):
+                continue
+            if dep == key:
+                problems.append(source.problem(["assignments", i, "depends_on", j], "nhiệm vụ không thể phụ thuộc vào chính nó"))
+            elif dep not in keys:
+                problems.append(source.problem(["assignments", i, "depends_on", j], f"phụ thuộc vào nhiệm vụ không tồn tại {dep!r}"))
+        if isinstance(key, str):
+            graph[key] = [d for d in deps if d in keys and d != key]
+    for cycle in _cycles(graph):
+        first = keys[cycle[0]]
+        problems.append(source.problem(["assignments", first, "depends_on"], "phụ thuộc vòng tròn: " + " → ".join([*cycle, cycle[0]])))
+
+    milestone = data.get("milestone")
+    if isinstance(milestone, str) and keys and milestone not in keys:
+        problems.append(source.problem(["milestone"], f"mốc hoàn thành {milestone!r} không phải là khóa của nhiệm vụ nào"))
+    return problems
+
+
+def _cycles(graph: dict[str, list[str]]) -> Iterable[list[str]]:
+    """Each dependency cycle once, found by depth-first search."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                found.append(stack[stack.index(nxt):])
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            visit(node)
+    return found
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _maybe_date(value: Any) -> date | None:
+    try:
+        return _iso_date(value)
+    except ValueError:
+        return None

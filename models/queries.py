@@ -1,0 +1,135 @@
+"""Read-side functions: find directives and assignments, and build status rows."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from models.errors import NotFound
+from models.status import LABELS, standing
+from models.tables import Agency, Assignment, AssignmentAgency, Directive, Event
+from models.timerules import TimeRules
+
+
+def get_directive(session: Session, *, slug: str) -> Directive:
+    directive = session.exec(select(Directive).where(Directive.slug == slug)).first()
+    if directive is None:
+        raise NotFound(f"không có văn bản chỉ đạo {slug!r} (xem danh sách: dondoc status)")
+    return directive
+
+
+def get_assignment(session: Session, *, slug: str, key: str) -> tuple[Directive, Assignment]:
+    directive = get_directive(session, slug=slug)
+    assignment = session.exec(
+        select(Assignment).where(Assignment.directive_id == directive.id, Assignment.key == key)
+    ).first()
+    if assignment is None:
+        keys = session.exec(select(Assignment.key).where(Assignment.directive_id == directive.id)).all()
+        raise NotFound(f"văn bản {slug} không có nhiệm vụ {key!r}; các nhiệm vụ: {', '.join(keys)}")
+    return directive, assignment
+
+
+def list_directives(session: Session) -> list[Directive]:
+    return list(session.exec(select(Directive).order_by(Directive.launched_at, Directive.id)).all())
+
+
+def agencies_of(session: Session, assignment_ids: list[int]) -> dict[int, dict[str, list[str]]]:
+    """Lead and supporting agency codes of each assignment, in their stated order."""
+    roles: dict[int, dict[str, list[str]]] = {i: {"lead": [], "supporting": []} for i in assignment_ids}
+    if not assignment_ids:
+        return roles
+    links = session.exec(
+        select(AssignmentAgency)
+        .where(AssignmentAgency.assignment_id.in_(assignment_ids))
+        .order_by(AssignmentAgency.assignment_id, AssignmentAgency.position)
+    ).all()
+    for link in links:
+        roles[link.assignment_id][link.role].append(link.agency_code)
+    return roles
+
+
+def agency_map(session: Session, codes: set[str] | None = None) -> dict[str, Agency]:
+    query = select(Agency)
+    if codes is not None:
+        query = query.where(Agency.code.in_(sorted(codes)))
+    return {a.code: a for a in session.exec(query).all()}
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    key: str
+    title: str
+    kind: str
+    leads: list[str]
+    supporting: list[str]
+    due: date
+    status: str
+    overdue_working_days: int | None
+    done_on: date | None
+    evidence: str | None
+    evidence_on: date | None
+    flag: str
+    colour: str
+    milestone: bool
+    depends_on: list[str]
+
+    @property
+    def status_label(self) -> str:
+        return LABELS[self.status]
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("due", "done_on", "evidence_on"):
+            data[name] = data[name].isoformat() if data[name] else None
+        return data
+
+
+def assignments_of(session: Session, directive: Directive) -> list[Assignment]:
+    return list(
+        session.exec(select(Assignment).where(Assignment.directive_id == directive.id).order_by(Assignment.id)).all()
+    )
+
+
+def status_rows(session: Session, *, directive: Directive, now: datetime, rules: TimeRules) -> list[StatusRow]:
+    today = rules.today(now)
+    assignments = assignments_of(session, directive)
+    roles = agencies_of(session, [a.id for a in assignments])
+    rows = []
+    for a in assignments:
+        s = standing(status=a.status, due=a.due, done_on=a.done_on, today=today, calendar=rules.calendar)
+        rows.append(
+            StatusRow(
+                key=a.key,
+                title=a.title,
+                kind=a.kind,
+                leads=roles[a.id]["lead"],
+                supporting=roles[a.id]["supporting"],
+                due=a.due,
+                status=a.status,
+                overdue_working_days=s.overdue_working_days,
+                done_on=a.done_on,
+                evidence=a.evidence,
+                evidence_on=a.evidence_on,
+                flag=s.flag,
+                colour=s.colour,
+                milestone=a.milestone,
+                depends_on=list(a.depends_on),
+            )
+        )
+    return rows
+
+
+def events_of(session: Session, *, directive: Directive, assignment: Assignment | None = None) -> list[tuple[Event, str | None]]:
+    """The audit trail, oldest first, each event with its assignment key."""
+    query = (
+        select(Event, Assignment.key)
+        .join(Assignment, Event.assignment_id == Assignment.id, isouter=True)
+        .where(Event.directive_id == directive.id)
+        .order_by(Event.at, Event.id)
+    )
+    if assignment is not None:
+        query = query.where(Event.assignment_id == assignment.id)
+    return [(event, key) for event, key in session.exec(query).all()]

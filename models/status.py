@@ -1,0 +1,93 @@
+"""The life of an assignment, and the views derived from its dates.
+
+    assigned → acknowledged → in_progress → done
+    any open state → cancelled
+
+``overdue``, ``due soon`` and ``done late`` are never stored: they follow from
+the due date, the completion date and ``today``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from models.errors import IllegalTransition
+from models.workdays import WorkCalendar
+
+OPEN = ("assigned", "acknowledged", "in_progress")
+CLOSED = ("done", "cancelled")
+STATUSES = OPEN + CLOSED
+_RANK = {"assigned": 0, "acknowledged": 1, "in_progress": 2, "done": 3}
+
+LABELS = {
+    "assigned": "Đã giao",
+    "acknowledged": "Đã tiếp nhận",
+    "in_progress": "Đang thực hiện",
+    "done": "Hoàn thành",
+    "cancelled": "Đã hủy",
+}
+
+DUE_SOON_DAYS = 3
+
+
+def check_transition(current: str, new: str) -> None:
+    """Refuse a move the life cycle does not allow.
+
+    Forward moves may skip a step (an agency may report completion without
+    acknowledging first); a progress report may repeat; nothing moves back.
+    """
+    if new not in STATUSES:
+        raise IllegalTransition(f"trạng thái {new!r} không hợp lệ; dùng một trong: {', '.join(STATUSES)}")
+    if current in CLOSED:
+        raise IllegalTransition(f"nhiệm vụ đã ở trạng thái «{LABELS[current]}», không thể chuyển sang «{LABELS[new]}»")
+    if new == "cancelled" or _RANK[new] > _RANK[current] or new == current == "in_progress":
+        return
+    raise IllegalTransition(f"không thể chuyển từ «{LABELS[current]}» sang «{LABELS[new]}»")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where an assignment stands on a given day."""
+
+    flag: str  # overdue | due_soon | on_track | not_started | done_on_time | done_late | cancelled
+    overdue_working_days: int | None  # positive: overdue; negative: days left; None once closed
+    colour: str
+
+
+_COLOURS = {
+    "overdue": "red",
+    "due_soon": "orange",
+    "done_late": "orange",
+    "on_track": "blue",
+    "done_on_time": "green",
+    "not_started": "grey",
+    "cancelled": "grey",
+}
+
+FLAG_LABELS = {
+    "overdue": "Quá hạn",
+    "due_soon": "Sắp đến hạn",
+    "on_track": "Đang thực hiện, trong hạn",
+    "not_started": "Chưa thực hiện",
+    "done_on_time": "Hoàn thành đúng hạn",
+    "done_late": "Hoàn thành quá hạn",
+    "cancelled": "Đã hủy",
+}
+
+
+def standing(*, status: str, due: date, done_on: date | None, today: date, calendar: WorkCalendar) -> Standing:
+    """Derive the flag and colour of an assignment (DESIGN.md §6)."""
+    if status == "cancelled":
+        flag, days = "cancelled", None
+    elif status == "done":
+        flag, days = ("done_late" if done_on is not None and done_on > due else "done_on_time"), None
+    else:
+        days = calendar.working_days_between(due, today)
+        if days > 0:
+            flag = "overdue"
+        elif -days <= DUE_SOON_DAYS:
+            flag = "due_soon"
+        else:
+            flag = "on_track" if status == "in_progress" else "not_started"
+    return Standing(flag=flag, overdue_working_days=days, colour=_COLOURS[flag])

@@ -1,0 +1,101 @@
+"""The database tables. Only these classes are mapped; everything else is plain data."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.types import AwareDateTime
+
+
+def _instant(**kwargs: Any):
+    return Field(sa_type=AwareDateTime, **kwargs)
+
+
+class Registry(SQLModel, table=True):
+    """A set of agencies loaded from one YAML file (for example, one province)."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    title: str
+    provincial_office: str | None = Field(default=None, max_length=32)
+    source: str = ""
+    loaded_at: datetime = _instant()
+
+
+class Agency(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=32)
+    registry_name: str = Field(foreign_key="registry.name", index=True, max_length=64)
+    name: str
+    short_names: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    parent: str | None = None
+    email: str
+    head_title: str
+    head_name: str | None = None
+    head_email: str
+
+
+class Directive(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True, index=True, max_length=120)
+    number: str = Field(unique=True, max_length=120)
+    issued_on: date
+    issuer: str = Field(foreign_key="agency.code", max_length=32)
+    subject: str
+    place: str
+    registry_name: str = Field(foreign_key="registry.name", max_length=64)
+    milestone: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="active", index=True, max_length=16)
+    launched_at: datetime = _instant()
+    closed_at: datetime | None = _instant(default=None)
+    source: str = ""
+    # The validated definition as launched: later rules (ladder, report
+    # settings) read it, and it documents exactly what was agreed.
+    definition: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Assignment(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("directive_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    directive_id: int = Field(foreign_key="directive.id", index=True)
+    key: str = Field(max_length=64)
+    kind: str = Field(max_length=64)
+    title: str
+    action: str
+    due: date = Field(index=True)
+    stated_due: date
+    status: str = Field(default="assigned", index=True, max_length=16)
+    milestone: bool = False
+    depends_on: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    done_on: date | None = None
+    evidence: str | None = None
+    evidence_on: date | None = None
+    updated_at: datetime = _instant()
+
+
+class AssignmentAgency(SQLModel, table=True):
+    """An agency's part in an assignment: ``lead`` (chủ trì) or ``supporting`` (phối hợp)."""
+
+    __tablename__ = "assignment_agency"
+
+    assignment_id: int = Field(foreign_key="assignment.id", primary_key=True)
+    agency_code: str = Field(foreign_key="agency.code", primary_key=True, max_length=32)
+    role: str = Field(max_length=16)
+    position: int = 0
+
+
+class Event(SQLModel, table=True):
+    """One row of the append-only audit trail."""
+
+    __table_args__ = (Index("ix_event_directive_at", "directive_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _instant()
+    actor: str = Field(max_length=200)
+    kind: str = Field(max_length=32)
+    directive_id: int = Field(foreign_key="directive.id")
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,139 @@
+"""Changing assignments: recording what agencies report, extending, and closing directives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlmodel import Session, select
+
+from models.errors import InputError
+from models.queries import get_assignment
+from models.status import CLOSED, LABELS, OPEN, check_transition
+from models.tables import Assignment, Directive, Event
+from models.timerules import TimeRules
+
+
+@dataclass
+class Recorded:
+    slug: str
+    key: str
+    status: str
+    closed: bool = False
+    cancelled: list[str] = field(default_factory=list)
+    open_dependencies: list[str] = field(default_factory=list)
+
+
+def _refuse_if_closed(directive: Directive) -> None:
+    if directive.status == "closed":
+        raise InputError(f"văn bản {directive.number} đã kết thúc; không ghi nhận thêm")
+
+
+def record_update(
+    session: Session,
+    *,
+    slug: str,
+    key: str,
+    status: str,
+    now: datetime,
+    rules: TimeRules,
+    actor: str,
+    evidence: str | None = None,
+    evidence_on: date | None = None,
+    note: str | None = None,
+) -> Recorded:
+    """Move an assignment along its life cycle; the milestone's completion closes the directive."""
+    directive, assignment = get_assignment(session, slug=slug, key=key)
+    _refuse_if_closed(directive)
+    check_transition(assignment.status, status)
+    today = rules.today(now)
+    if evidence_on is not None and evidence_on > today:
+        raise InputError(f"ngày của văn bản báo cáo ({evidence_on:%d/%m/%Y}) không thể sau ngày ghi nhận ({today:%d/%m/%Y})")
+    previous = assignment.status
+    assignment.status = status
+    assignment.updated_at = now
+    payload: dict = {"from": previous, "to": status}
+    if note:
+        payload["note"] = note
+    if status == "done":
+        assignment.done_on = today
+        assignment.evidence = evidence
+        assignment.evidence_on = evidence_on or (today if evidence else None)
+        payload.update(evidence=evidence, evidence_on=assignment.evidence_on.isoformat() if assignment.evidence_on else None,
+                       done_on=today.isoformat(), late=today > assignment.due)
+    elif evidence:
+        payload["evidence"] = evidence
+    session.add(assignment)
+    session.add(Event(at=now, actor=actor, kind="status", directive_id=directive.id, assignment_id=assignment.id, payload=payload))
+
+    result = Recorded(slug=slug, key=key, status=status)
+    if status == "done":
+        siblings = _assignments(session, directive)
+        if assignment.milestone:
+            by_key = {a.key: a for a in siblings}
+            result.open_dependencies = [d for d in assignment.depends_on if by_key[d].status in OPEN]
+            result.cancelled = close_directive(
+                session, directive=directive, now=now, actor=actor,
+                reason=f"mốc hoàn thành «{assignment.key}» đã hoàn thành",
+            )
+            result.closed = True
+        elif directive.milestone is None and all(a.status in CLOSED for a in siblings):
+            close_directive(session, directive=directive, now=now, actor=actor, reason="mọi nhiệm vụ đã kết thúc")
+            result.closed = True
+    session.flush()
+    return result
+
+
+def close_directive(session: Session, *, directive: Directive, now: datetime, actor: str, reason: str) -> list[str]:
+    """Close the directive and cancel its open assignments; returns the cancelled keys."""
+    cancelled = []
+    for other in _assignments(session, directive):
+        if other.status in OPEN:
+            previous = other.status
+            other.status = "cancelled"
+            other.updated_at = now
+            session.add(other)
+            session.add(Event(at=now, actor=actor, kind="status", directive_id=directive.id, assignment_id=other.id,
+                              payload={"from": previous, "to": "cancelled", "reason": f"văn bản kết thúc: {reason}"}))
+            cancelled.append(other.key)
+    directive.status = "closed"
+    directive.closed_at = now
+    session.add(directive)
+    session.add(Event(at=now, actor=actor, kind="closed", directive_id=directive.id,
+                      payload={"reason": reason, "cancelled": cancelled}))
+    return cancelled
+
+
+@dataclass
+class Extended:
+    slug: str
+    key: str
+    previous: date
+    due: date
+
+
+def extend_assignment(
+    session: Session, *, slug: str, key: str, until: date, reason: str, now: datetime, rules: TimeRules, actor: str
+) -> Extended:
+    """Move an open assignment's due date later; its state is kept."""
+    directive, assignment = get_assignment(session, slug=slug, key=key)
+    _refuse_if_closed(directive)
+    if assignment.status not in OPEN:
+        raise InputError(f"nhiệm vụ {key} đã ở trạng thái «{LABELS[assignment.status]}»; không gia hạn được")
+    if not reason or not reason.strip():
+        raise InputError("cần nêu lý do gia hạn (--reason)")
+    due = rules.calendar.roll_forward(until)
+    if due <= assignment.due:
+        raise InputError(f"hạn mới {due:%d/%m/%Y} phải sau hạn hiện tại {assignment.due:%d/%m/%Y}")
+    previous = assignment.due
+    assignment.due = due
+    assignment.updated_at = now
+    session.add(assignment)
+    session.add(Event(at=now, actor=actor, kind="extended", directive_id=directive.id, assignment_id=assignment.id,
+                      payload={"from": previous.isoformat(), "to": due.isoformat(), "requested": until.isoformat(), "reason": reason.strip()}))
+    session.flush()
+    return Extended(slug=slug, key=key, previous=previous, due=due)
+
+
+def _assignments(session: Session, directive: Directive) -> list[Assignment]:
+    return list(session.exec(select(Assignment).where(Assignment.directive_id == directive.id)).all())

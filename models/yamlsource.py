@@ -1,0 +1,147 @@
+"""Reading YAML with line numbers, and turning validation errors into located problems."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from models.errors import Problem
+
+
+class _Constructor(RoundTripConstructor):
+    pass
+
+
+# Dates stay strings here so that a bad one ("2020-02-30") becomes a located
+# validation problem instead of an exception from deep inside the parser.
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
+    return yaml
+
+
+class Source:
+    """One parsed YAML document and where it came from."""
+
+    def __init__(self, name: str, data: Any):
+        self.name = name
+        self.data = data
+
+    def line_of(self, loc: Sequence[Any]) -> int | None:
+        """The 1-based line of the deepest node along ``loc`` that exists."""
+        node, line = self.data, getattr(getattr(self.data, "lc", None), "line", None)
+        for part in loc:
+            lc = getattr(node, "lc", None)
+            try:
+                if isinstance(node, dict) and part in node:
+                    line = lc.key(part)[0] if lc is not None else line
+                    node = node[part]
+                elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                    line = lc.item(part)[0] if lc is not None else line
+                    node = node[part]
+                else:
+                    break
+            except (KeyError, TypeError, IndexError):
+                break
+        return None if line is None else line + 1
+
+    def problem(self, loc: Sequence[Any], message: str) -> Problem:
+        return Problem(file=self.name, path=format_path(loc), message=message, line=self.line_of(loc))
+
+
+def format_path(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_text(text: str, name: str) -> tuple[Source | None, list[Problem]]:
+    """Parse YAML text; a syntax error becomes a problem with its line."""
+    text = unicodedata.normalize("NFC", text.lstrip("\ufeff")).replace("\r\n", "\n")
+    try:
+        data = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        message = f"YAML không hợp lệ: {exc.problem or exc.context}"
+        return None, [Problem(file=name, path="", message=message, line=line)]
+    except YAMLError as exc:
+        return None, [Problem(file=name, path="", message=f"YAML không hợp lệ: {exc}")]
+    return Source(name, data), []
+
+
+def read_file(path: Path, name: str | None = None) -> tuple[Source | None, list[Problem]]:
+    name = name or str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, [Problem(file=name, path="", message="không tìm thấy tệp")]
+    except OSError as exc:
+        return None, [Problem(file=name, path="", message=f"không đọc được tệp: {exc.strerror}")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, [Problem(file=name, path="", message="tệp không phải văn bản UTF-8", line=line)]
+    return parse_text(text, name)
+
+
+def validation_problems(source: Source, error: ValidationError, prefix: Sequence[Any] = ()) -> list[Problem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = [*prefix, *item["loc"]]
+        # Pydantic names union branches and validator types in the path; they mean nothing to a coordinator.
+        loc = [p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
+        problems.append(source.problem(loc, _message(item)))
+    return problems
+
+
+_MESSAGES = {
+    "missing": "thiếu trường bắt buộc",
+    "extra_forbidden": "trường không có trong lược đồ",
+    "string_type": "phải là một chuỗi văn bản",
+    "list_type": "phải là một danh sách",
+    "dict_type": "phải là một ánh xạ (khóa: giá trị)",
+    "model_type": "phải là một ánh xạ (khóa: giá trị)",
+    "model_attributes_type": "phải là một ánh xạ (khóa: giá trị)",
+    "int_type": "phải là một số nguyên",
+    "int_parsing": "phải là một số nguyên",
+    "bool_type": "phải là true hoặc false",
+    "bool_parsing": "phải là true hoặc false",
+    "string_pattern_mismatch": "không đúng định dạng (chữ thường không dấu, chữ số và dấu gạch ngang)",
+    "literal_error": "phải là một trong: {expected}",
+    "enum": "phải là một trong: {expected}",
+    "greater_than_equal": "phải lớn hơn hoặc bằng {ge}",
+    "less_than_equal": "phải nhỏ hơn hoặc bằng {le}",
+}
+
+
+def _message(item: dict[str, Any]) -> str:
+    """The Vietnamese message for one pydantic error; coordinators read these."""
+    kind = item["type"]
+    ctx = item.get("ctx") or {}
+    if kind in _MESSAGES:
+        return _MESSAGES[kind].format(**{k: str(v) for k, v in ctx.items()})
+    if kind == "too_short":
+        return "không được để trống" if ctx.get("min_length", 1) <= 1 else f"cần ít nhất {ctx['min_length']} phần tử"
+    if kind in ("string_too_long", "too_long"):
+        return f"quá dài (tối đa {ctx.get('max_length')})"
+    if kind == "string_too_short":
+        return "không được để trống"
+    message = item["msg"]
+    if "email" in message:
+        return "địa chỉ thư điện tử không hợp lệ"
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message

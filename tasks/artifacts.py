@@ -1,0 +1,85 @@
+"""Prefect artifacts: the directive's status table and each assignment's brief."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from models.db import transaction
+from models.kinds import KINDS
+from models.queries import agency_map, get_directive, status_rows
+from models.settings import get_settings
+from models.status import FLAG_LABELS, LABELS
+from models.timerules import TimeRules
+
+
+def _days(value: int | None) -> str:
+    if value is None:
+        return ""
+    if value > 0:
+        return f"quá hạn {value} ngày"
+    return "đến hạn hôm nay" if value == 0 else f"còn {-value} ngày"
+
+
+@task(name="publish-status", retries=2, retry_delay_seconds=1)
+def publish_status(slug: str, now: datetime) -> list[dict]:
+    """Publish the directive's status as the table artifact ``directive-<slug>``."""
+    rules = TimeRules.from_settings(get_settings())
+    with transaction() as session:
+        directive = get_directive(session, slug=slug)
+        rows = status_rows(session, directive=directive, now=now, rules=rules)
+        names = {code: agency.name for code, agency in agency_map(session).items()}
+        number, subject, closed = directive.number, directive.subject, directive.status == "closed"
+    table = [
+        {
+            "Nhiệm vụ": row.title,
+            "Khóa": row.key,
+            "Đơn vị chủ trì": ", ".join(names.get(c, c) for c in row.leads),
+            "Đơn vị phối hợp": ", ".join(names.get(c, c) for c in row.supporting),
+            "Thời hạn": f"{row.due:%d/%m/%Y}",
+            "Trạng thái": LABELS[row.status],
+            "Tình hình": FLAG_LABELS[row.flag],
+            "Số ngày làm việc": _days(row.overdue_working_days),
+            "Kết quả": (row.evidence or "") + (f" ngày {row.evidence_on:%d/%m/%Y}" if row.evidence_on else ""),
+        }
+        for row in rows
+    ]
+    state = "đã kết thúc" if closed else "đang theo dõi"
+    local = now.astimezone(rules.tz)
+    create_table_artifact(
+        key=f"directive-{slug}",
+        table=table,
+        description=f"Tình hình thực hiện văn bản số {number} ({state}), cập nhật {local:%H:%M %d/%m/%Y}. V/v {subject}",
+    )
+    return [row.as_json() for row in rows]
+
+
+@task(name="publish-brief", retries=2, retry_delay_seconds=1)
+def publish_brief(brief: dict) -> None:
+    """Publish what the assignment asks and what will close it, as ``assignment-<slug>-<key>``."""
+    kind = KINDS[brief["kind"]]
+    # Agency-supplied text must not become markup in the Prefect UI.
+    brief = {k: html.escape(v, quote=False) if isinstance(v, str) else v for k, v in brief.items()}
+    lines = [
+        f"# {brief['title']}",
+        "",
+        f"**Văn bản:** số {brief['number']} — V/v {brief['subject']}",
+        "",
+        f"> {brief['action']}",
+        "",
+        f"- **Chủ trì:** {', '.join(brief['leads'])}",
+        f"- **Phối hợp:** {', '.join(brief['supporting']) or '—'}",
+        f"- **Thời hạn:** {brief['due']}",
+        f"- **Kết quả cần có:** {kind.deliverable}",
+        "",
+        "## Các bước",
+        *[f"{i}. {step}" for i, step in enumerate(kind.checklist, 1)],
+    ]
+    create_markdown_artifact(
+        key=f"assignment-{brief['slug']}-{brief['key']}"[:120],
+        markdown="\n".join(lines),
+        description=f"{brief['key']} · {brief['number']}",
+    )

@@ -1,0 +1,84 @@
+"""Tasks that write directives and assignments. They take and return plain values."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+from prefect import task
+
+from models.db import transaction
+from models.launch import launch_directive
+from models.loader import load_directive_file, load_directive_text
+from models.errors import NotFound
+from models.queries import agencies_of
+from models.settings import get_settings
+from models.tables import Assignment, Directive
+from models.timerules import TimeRules
+from models.updates import extend_assignment, record_update
+
+
+def _rules() -> TimeRules:
+    return TimeRules.from_settings(get_settings())
+
+
+@task(name="store-directive")
+def store_directive(*, now: datetime, actor: str, path: str | None = None, text: str | None = None,
+                    source_name: str = "<pasted>", base_dir: str = "directives") -> dict:
+    """Validate a definition and write the directive and its assignments in one transaction."""
+    if path is not None:
+        loaded = load_directive_file(Path(path))
+    else:
+        loaded = load_directive_text(text or "", name=source_name, base_dir=Path(base_dir))
+    with transaction() as session:
+        launched = launch_directive(session, loaded=loaded, now=now, rules=_rules(), actor=actor)
+    spec = loaded.directive
+    return {
+        "slug": launched.slug,
+        "number": launched.number,
+        "subject": spec.subject,
+        "assignments": [
+            {"id": assignment_id, "key": item.key, "kind": item.kind, "title": item.title, "action": item.action,
+             "leads": list(item.leads), "supporting": list(item.supporting)}
+            for (assignment_id, _, _), item in zip(launched.assignments, spec.assignments)
+        ],
+        "moved": [{"key": k, "stated": s.isoformat(), "due": d.isoformat()} for k, s, d in launched.moved],
+    }
+
+
+@task(name="brief-assignment")
+def brief_assignment(assignment_id: int) -> dict:
+    """What one assignment asks of whom, by when."""
+    with transaction() as session:
+        assignment = session.get(Assignment, assignment_id)
+        if assignment is None:
+            raise NotFound(f"assignment {assignment_id} does not exist")
+        d = session.get(Directive, assignment.directive_id)
+        roles = agencies_of(session, [assignment_id])[assignment_id]
+        return {
+            "slug": d.slug, "number": d.number, "subject": d.subject, "key": assignment.key,
+            "kind": assignment.kind, "title": assignment.title, "action": assignment.action,
+            "leads": roles["lead"], "supporting": roles["supporting"], "due": f"{assignment.due:%d/%m/%Y}",
+            "status": assignment.status,
+        }
+
+
+@task(name="record-update")
+def record_update_task(*, slug: str, key: str, status: str, now: datetime, actor: str,
+                       evidence: str | None = None, evidence_on: date | None = None, note: str | None = None) -> dict:
+    """Record what an agency reported; the milestone's completion closes the directive."""
+    with transaction() as session:
+        result = record_update(session, slug=slug, key=key, status=status, now=now, rules=_rules(), actor=actor,
+                               evidence=evidence, evidence_on=evidence_on, note=note)
+    return {"slug": result.slug, "key": result.key, "status": result.status, "closed": result.closed,
+            "cancelled": result.cancelled, "open_dependencies": result.open_dependencies}
+
+
+@task(name="extend-assignment")
+def extend_assignment_task(*, slug: str, key: str, until: date, reason: str, now: datetime, actor: str) -> dict:
+    """Move an assignment's due date later."""
+    with transaction() as session:
+        result = extend_assignment(session, slug=slug, key=key, until=until, reason=reason, now=now,
+                                   rules=_rules(), actor=actor)
+    return {"slug": result.slug, "key": result.key, "from": result.previous.isoformat(), "due": result.due.isoformat()}
+

@@ -1,0 +1,55 @@
+"""Shared fixtures. Prefect runs against one real test server for the whole session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+# Prefect reads these at import time: set them before anything imports it.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="dondoc-prefect-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
+os.environ.pop("PREFECT_API_URL", None)
+for name in list(os.environ):
+    if name.startswith("DONDOC_"):
+        del os.environ[name]
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "directives" / "2550-STTTT-BCTT.yaml"
+REGISTRY = ROOT / "directives" / "agencies" / "long-an.yaml"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch) -> str:
+    """A fresh SQLite project database, configured through DONDOC_DATABASE_URL."""
+    url = f"sqlite:///{tmp_path / 'dondoc.db'}"
+    monkeypatch.setenv("DONDOC_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)
+    return url
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One real Prefect test server for the session (it takes ~16 s to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Path:
+    """A copy of directives/ that a test may edit."""
+    target = tmp_path / "directives"
+    shutil.copytree(ROOT / "directives", target)
+    return target

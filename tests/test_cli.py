@@ -1,0 +1,125 @@
+"""The CLI through Typer's runner, with flows running on the session's Prefect test server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from dondoc.cli import app
+from models.db import transaction
+from models.tables import Directive
+from tests.conftest import SEED
+
+runner = CliRunner()
+SLUG = "2550-stttt-bctt"
+
+
+def dondoc(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def status_json(now: str) -> dict:
+    result = dondoc("status", SLUG, "--json", "--now", now)
+    assert result.exit_code == 0, result.output
+    return {row["key"]: row for row in json.loads(result.stdout)}
+
+
+@pytest.fixture
+def launched(database, prefect_server):
+    result = dondoc("launch", str(SEED), "--now", "2020-11-30T09:00+07:00")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == SLUG
+    return SLUG
+
+
+def test_status_json_shows_the_five_assignments(launched):
+    rows = status_json("2021-01-05T09:00+07:00")
+    assert list(rows) == ["network-transition", "permit-review", "land-use-conversion", "industrial-park-access", "annual-plan"]
+    for key in ("key", "title", "leads", "supporting", "due", "status", "overdue_working_days", "done_on", "evidence"):
+        assert key in rows["permit-review"]
+    assert rows["permit-review"]["overdue_working_days"] == 2
+    assert rows["permit-review"]["due"] == "2020-12-31" and rows["permit-review"]["leads"] == ["sxd"]
+    assert rows["industrial-park-access"]["leads"] == ["sct", "bqlkkt"]
+    assert rows["industrial-park-access"]["supporting"] == ["kcn-investors"]
+    assert rows["annual-plan"]["due"] == "2021-01-29" and rows["annual-plan"]["overdue_working_days"] == -18
+
+
+def test_status_table_is_readable(launched):
+    result = dondoc("status", SLUG, "--now", "2021-01-05T09:00+07:00")
+    assert result.exit_code == 0
+    assert "2550/STTTT-BCTT" in result.stdout and "permit-review" in result.stdout and "Quá hạn" in result.stdout
+
+
+def test_record_done_with_evidence_then_milestone_closes(launched):
+    result = dondoc("record", f"{SLUG}/permit-review", "--status", "done", "--evidence", "15/SXD-QLXD",
+                    "--now", "2020-12-28T10:00+07:00", "--by", "sxd")
+    assert result.exit_code == 0, result.output
+    rows = status_json("2021-01-05T09:00+07:00")
+    assert rows["permit-review"]["status"] == "done"
+    assert rows["permit-review"]["evidence"] == "15/SXD-QLXD" and rows["permit-review"]["done_on"] == "2020-12-28"
+
+    result = dondoc("record", f"{SLUG}/annual-plan", "--status", "done", "--evidence", "01/KH-STTTT",
+                    "--now", "2021-01-28T15:00+07:00")
+    assert result.exit_code == 0, result.output
+    assert "land-use-conversion" in result.stderr and "industrial-park-access" in result.stderr
+    assert "permit-review" not in result.stderr.split("chưa xong")[1].split("\n")[0]
+    rows = status_json("2021-02-01T09:00+07:00")
+    assert rows["annual-plan"]["status"] == "done"
+    assert rows["land-use-conversion"]["status"] == "cancelled"
+    with transaction() as session:
+        assert session.exec(select(Directive)).one().status == "closed"
+
+    events = json.loads(dondoc("events", SLUG, "--json").stdout)
+    assert events[-1]["kind"] == "closed"
+    assert [e["kind"] for e in json.loads(dondoc("events", f"{SLUG}/permit-review", "--json").stdout)] == ["created", "status", ]
+
+
+def test_illegal_transition_is_one_line_and_exit_2(launched):
+    dondoc("record", f"{SLUG}/permit-review", "--status", "done", "--now", "2020-12-28T10:00+07:00")
+    result = dondoc("record", f"{SLUG}/permit-review", "--status", "in_progress", "--now", "2020-12-29T10:00+07:00")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("Lỗi:") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_launch_twice_is_refused(launched):
+    result = dondoc("launch", str(SEED), "--now", "2020-12-01T09:00+07:00")
+    assert result.exit_code == 2 and "đã được khởi tạo" in result.stderr
+
+
+def test_extend_moves_due_date(launched):
+    result = dondoc("extend", f"{SLUG}/land-use-conversion", "--until", "2021-01-15", "--reason", "Chờ hướng dẫn của Bộ",
+                    "--now", "2020-12-29T09:00+07:00")
+    assert result.exit_code == 0, result.output
+    rows = status_json("2021-01-05T09:00+07:00")
+    assert rows["land-use-conversion"]["due"] == "2021-01-15" and rows["land-use-conversion"]["overdue_working_days"] == -8
+
+
+def test_bad_definition_exits_2_names_every_problem_and_writes_nothing(database, workspace):
+    bad = workspace / "bad.yaml"
+    text = SEED.read_text(encoding="utf-8").replace("leads: [sxd]", "leads: [sxdd]").replace("due: 2021-01-29", "due: 2021-13-01")
+    bad.write_text(text, encoding="utf-8")
+    result = dondoc("launch", str(bad))
+    assert result.exit_code == 2
+    lines = [line.strip() for line in result.stderr.splitlines()[1:]]
+    assert len(lines) == 2
+    assert all(line.startswith(f"{bad}:") for line in lines)
+    assert any("assignments[1].leads[0]" in line and "sxdd" in line for line in lines)
+    assert any("assignments[4].due" in line for line in lines)
+    with transaction() as session:
+        assert session.exec(select(Directive)).all() == []
+
+
+def test_unknown_slug_and_bad_now(database):
+    assert dondoc("status", "nothing-here").exit_code == 1
+    result = dondoc("status", "--now", "tomorrow")
+    assert result.exit_code == 2 and "--now" in result.stderr
+
+
+def test_every_command_has_help():
+    for command in ("launch", "status", "record", "extend", "events", "agencies"):
+        result = dondoc(command, "--help")
+        assert result.exit_code == 0 and "Usage" in result.stdout

@@ -1,0 +1,157 @@
+"""The life of an assignment, as plain functions over a real database (no Prefect)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import select
+
+from models.db import open_database, session_scope, transaction
+from models.errors import DuplicateDirective, IllegalTransition, InputError
+from models.launch import launch_directive
+from models.loader import load_directive_file
+from models.queries import get_directive, status_rows
+from models.status import check_transition, standing
+from models.tables import Event
+from models.timerules import TimeRules
+from models.updates import extend_assignment, record_update
+from models.workdays import WorkCalendar
+from tests.conftest import SEED
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+RULES = TimeRules()
+LAUNCH = datetime(2020, 11, 30, 9, 0, tzinfo=TZ)
+
+
+def at(y, m, d, h=9):
+    return datetime(y, m, d, h, tzinfo=TZ)
+
+
+@pytest.fixture
+def seeded(database):
+    with transaction() as session:
+        launch_directive(session, loaded=load_directive_file(SEED), now=LAUNCH, rules=RULES, actor="tester")
+    return "2550-stttt-bctt"
+
+
+def rows(slug, now):
+    with transaction() as session:
+        return {r.key: r for r in status_rows(session, directive=get_directive(session, slug=slug), now=now, rules=RULES)}
+
+
+@pytest.mark.parametrize(("current", "new"), [
+    ("assigned", "acknowledged"), ("assigned", "in_progress"), ("assigned", "done"),
+    ("acknowledged", "in_progress"), ("in_progress", "in_progress"), ("in_progress", "done"),
+    ("acknowledged", "cancelled"),
+])
+def test_allowed_moves(current, new):
+    check_transition(current, new)
+
+
+@pytest.mark.parametrize(("current", "new"), [
+    ("done", "in_progress"), ("in_progress", "acknowledged"), ("cancelled", "done"),
+    ("acknowledged", "acknowledged"), ("assigned", "finished"), ("done", "done"),
+])
+def test_refused_moves(current, new):
+    with pytest.raises(IllegalTransition):
+        check_transition(current, new)
+
+
+def test_standing_flags_and_colours():
+    cal = WorkCalendar()
+    due = date(2020, 12, 31)
+    assert standing(status="assigned", due=due, done_on=None, today=date(2021, 1, 5), calendar=cal).overdue_working_days == 2
+    assert standing(status="assigned", due=due, done_on=None, today=date(2021, 1, 5), calendar=cal).colour == "red"
+    assert standing(status="in_progress", due=due, done_on=None, today=date(2020, 12, 28), calendar=cal).flag == "due_soon"
+    assert standing(status="in_progress", due=due, done_on=None, today=date(2020, 12, 1), calendar=cal).colour == "blue"
+    assert standing(status="assigned", due=due, done_on=None, today=date(2020, 12, 1), calendar=cal).colour == "grey"
+    assert standing(status="done", due=due, done_on=date(2021, 1, 4), today=date(2021, 2, 1), calendar=cal).flag == "done_late"
+    assert standing(status="done", due=due, done_on=due, today=date(2021, 2, 1), calendar=cal).colour == "green"
+
+
+def test_launch_writes_five_assignments_with_events(seeded):
+    now = at(2021, 1, 5)
+    by_key = rows(seeded, now)
+    assert len(by_key) == 5
+    assert by_key["permit-review"].overdue_working_days == 2
+    assert by_key["annual-plan"].overdue_working_days == -18 and by_key["annual-plan"].milestone
+    with transaction() as session:
+        kinds = [e.kind for e in session.exec(select(Event)).all()]
+    assert kinds.count("launched") == 1 and kinds.count("created") == 5
+
+
+def test_launch_twice_is_refused_and_writes_nothing(seeded):
+    with pytest.raises(DuplicateDirective):
+        with transaction() as session:
+            launch_directive(session, loaded=load_directive_file(SEED), now=LAUNCH, rules=RULES, actor="tester")
+    with transaction() as session:
+        assert len(session.exec(select(Event).where(Event.kind == "launched")).all()) == 1
+
+
+def test_record_done_keeps_evidence(seeded):
+    with transaction() as session:
+        record_update(session, slug=seeded, key="permit-review", status="done", now=at(2020, 12, 28),
+                      rules=RULES, actor="sxd", evidence="15/SXD-QLXD", evidence_on=date(2020, 12, 25))
+    row = rows(seeded, at(2021, 1, 5))["permit-review"]
+    assert (row.status, row.evidence, row.evidence_on, row.done_on) == ("done", "15/SXD-QLXD", date(2020, 12, 25), date(2020, 12, 28))
+    assert row.flag == "done_on_time" and row.overdue_working_days is None
+
+
+def test_milestone_closes_directive_and_cancels_the_rest(seeded):
+    with transaction() as session:
+        result = record_update(session, slug=seeded, key="annual-plan", status="done", now=at(2021, 1, 28),
+                               rules=RULES, actor="stttt", evidence="01/KH-STTTT")
+    assert result.closed
+    assert result.open_dependencies == ["permit-review", "land-use-conversion", "industrial-park-access"]
+    by_key = rows(seeded, at(2021, 2, 1))
+    assert {k: r.status for k, r in by_key.items()} == {
+        "network-transition": "cancelled", "permit-review": "cancelled", "land-use-conversion": "cancelled",
+        "industrial-park-access": "cancelled", "annual-plan": "done"}
+    with transaction() as session:
+        assert get_directive(session, slug=seeded).status == "closed"
+        cancelled = session.exec(select(Event).where(Event.kind == "status")).all()
+        assert all("văn bản kết thúc" in e.payload["reason"] for e in cancelled if e.payload["to"] == "cancelled")
+    with pytest.raises(InputError), transaction() as session:
+        record_update(session, slug=seeded, key="permit-review", status="done", now=at(2021, 2, 2), rules=RULES, actor="x")
+
+
+def test_extension_moves_due_and_keeps_state(seeded):
+    with transaction() as session:
+        record_update(session, slug=seeded, key="land-use-conversion", status="in_progress", now=at(2020, 12, 20), rules=RULES, actor="stnmt")
+        result = extend_assignment(session, slug=seeded, key="land-use-conversion", until=date(2021, 1, 16),
+                                   reason="Chờ ý kiến Bộ", now=at(2020, 12, 29), rules=RULES, actor="coordinator")
+    assert result.due == date(2021, 1, 18)  # 16/01 is a Saturday
+    row = rows(seeded, at(2021, 1, 5))["land-use-conversion"]
+    assert row.status == "in_progress" and row.due == date(2021, 1, 18) and row.overdue_working_days < 0
+
+
+def test_extension_must_move_later(seeded):
+    with pytest.raises(InputError), transaction() as session:
+        extend_assignment(session, slug=seeded, key="permit-review", until=date(2020, 12, 20), reason="x",
+                          now=at(2020, 12, 1), rules=RULES, actor="c")
+
+
+def test_events_are_append_only(seeded):
+    with pytest.raises(RuntimeError, match="append-only"):
+        with session_scope(open_database(get_url())) as session:
+            event = session.exec(select(Event)).first()
+            event.actor = "someone else"
+            session.add(event)
+    with transaction() as session:
+        assert session.exec(select(Event)).first().actor == "tester"
+
+
+def get_url():
+    from models.settings import get_settings
+
+    return get_settings().database_url
+
+
+def test_naive_instants_are_refused(database):
+    from models.tables import Registry
+
+    with pytest.raises(Exception, match="timezone-aware"):
+        with transaction() as session:
+            session.add(Registry(name="x", title="x", loaded_at=datetime(2020, 1, 1)))
