@@ -32,7 +32,9 @@ def status_table(directive: Directive, rows: list[StatusRow], today_label: str) 
         caption_justify="left",
     )
     table.add_column("Nhiệm vụ", no_wrap=True)
-    for header in ("Chủ trì", "Hạn", "Trạng thái", "Tình hình", "Kết quả"):
+    table.add_column("Chủ trì", overflow="fold")
+    table.add_column("Hạn", no_wrap=True)
+    for header in ("Trạng thái", "Tình hình", "Kết quả"):
         table.add_column(header, overflow="fold")
     for row in rows:
         style = STYLE[row.colour]
