@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from models.kinds import KINDS
 
@@ -73,6 +73,39 @@ class AssignmentDef(_Strict):
     depends_on: list[Key] = Field(default_factory=list)
 
 
+Audience = Literal["leads", "supporting", "lead-heads", "director", "provincial-office", "coordinator", "participants"]
+RungName = Literal["notice", "reminder", "due-soon", "overdue", "escalation", "report-up"]
+
+
+class RungDef(_Strict):
+    """One rung of the escalation ladder; ``offset`` counts working days from the due date."""
+
+    rung: RungName
+    offset: Literal["launch"] | Annotated[int, Field(ge=-60, le=60)]
+    repeat: Annotated[int, Field(ge=1, le=60)] | None = None
+    to: list[Audience] = Field(min_length=1)
+    cc: list[Audience] = Field(default_factory=list)
+    template: RungName | None = None
+
+    @model_validator(mode="after")
+    def _launch_does_not_repeat(self) -> RungDef:
+        if self.offset == "launch" and self.repeat is not None:
+            raise ValueError("bậc gửi lúc khởi tạo (offset: launch) không lặp lại được")
+        return self
+
+    @property
+    def template_name(self) -> str:
+        return self.template or self.rung
+
+
+class SignatureDef(_Strict):
+    """The signature block: e.g. KT. GIÁM ĐỐC / PHÓ GIÁM ĐỐC / Hồ Văn Dân."""
+
+    authority: Line | None = None
+    title: Line
+    name: Line
+
+
 class DirectiveDef(_Strict):
     number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     issued_on: IsoDate
@@ -82,4 +115,6 @@ class DirectiveDef(_Strict):
     registry: Line
     report_to: list[Code] = Field(default_factory=list)
     milestone: Key | None = None
+    signature: SignatureDef | None = None
+    ladder: list[RungDef] | None = None
     assignments: list[AssignmentDef] = Field(min_length=1)

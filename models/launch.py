@@ -11,6 +11,7 @@ from models.definition import RegistryDef
 from models.errors import DuplicateDirective
 from models.loader import Loaded
 from models.naming import slugify
+from models.planning import plan_assignment
 from models.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Registry
 from models.timerules import TimeRules
 
@@ -47,8 +48,10 @@ def upsert_registry(session: Session, *, registry: RegistryDef, source: str, now
     return len(registry.agencies)
 
 
-def launch_directive(session: Session, *, loaded: Loaded, now: datetime, rules: TimeRules, actor: str) -> Launched:
-    """Create the directive and all its assignments in the caller's transaction."""
+def launch_directive(
+    session: Session, *, loaded: Loaded, now: datetime, rules: TimeRules, actor: str, mail_domain: str = "localhost"
+) -> Launched:
+    """Create the directive, its assignments and their planned messages in the caller's transaction."""
     spec = loaded.directive
     slug = slugify(spec.number)
     existing = session.exec(
@@ -109,6 +112,7 @@ def launch_directive(session: Session, *, loaded: Loaded, now: datetime, rules: 
                   payload={"due": due.isoformat(), "stated_due": item.due.isoformat(),
                            "leads": list(item.leads), "supporting": list(item.supporting)})
         )
+        plan_assignment(session, directive=directive, assignment=assignment, now=now, rules=rules, domain=mail_domain)
         created.append((assignment.id, item.key, item.kind))
     session.flush()
     return Launched(slug=slug, number=spec.number, directive_id=directive.id, assignments=created, moved=moved)

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from models.errors import NotFound
 from models.status import LABELS, standing
-from models.tables import Agency, Assignment, AssignmentAgency, Directive, Event
+from models.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Notification
 from models.timerules import TimeRules
 
 
@@ -133,3 +133,24 @@ def events_of(session: Session, *, directive: Directive, assignment: Assignment 
     if assignment is not None:
         query = query.where(Event.assignment_id == assignment.id)
     return [(event, key) for event, key in session.exec(query).all()]
+
+
+def stale_directives(session: Session, *, now: datetime, rules: TimeRules) -> list[Directive]:
+    """Directives whose published status may be out of date.
+
+    That is: never published; published on an earlier business day (the
+    working-day counts moved); or something happened since (an event, a
+    message sent). A sweep with nothing new publishes nothing.
+    """
+    day_start = datetime.combine(rules.today(now), datetime.min.time(), tzinfo=rules.tz)
+    newer_event = select(Event.id).where(Event.directive_id == Directive.id, Event.at > Directive.published_at).exists()
+    newer_mail = (
+        select(Notification.id)
+        .where(Notification.directive_id == Directive.id, Notification.sent_at > Directive.published_at)
+        .exists()
+    )
+    live = (Directive.status == "active") | (Directive.closed_at > Directive.published_at)
+    query = select(Directive).where(
+        (Directive.published_at.is_(None)) | (live & ((Directive.published_at < day_start) | newer_event | newer_mail))
+    )
+    return list(session.exec(query.order_by(Directive.id)).all())

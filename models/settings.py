@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.errors import ConfigError
@@ -35,6 +36,24 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Weekend days declared working days to make up for a bridge holiday.",
     )
+
+
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP server; `dondoc mailbox` listens here by default.")
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for the SMTP server.")
+    smtp_connections: int = Field(default=2, ge=1, le=32, description="SMTP connections reused by one dispatcher.")
+    smtp_rate: int = Field(default=0, ge=0, description="Messages per minute; 0 means no limit.")
+    mail_from: str = Field(default="dondoc@localhost", description="Envelope and header sender address.")
+
+    sweep_minutes: int = Field(default=15, ge=1, le=1440)
+    batch_size: int = Field(default=500, ge=1, le=10000, description="Notifications claimed per dispatch task.")
+    claim_timeout_seconds: int = Field(
+        default=600, ge=10, description="A claim older than this is taken to belong to a dead dispatcher."
+    )
+    max_attempts: int = Field(default=30, ge=1, description="Transient failures tolerated before a row is failed.")
 
     @field_validator("timezone")
     @classmethod

@@ -50,6 +50,7 @@ class Directive(SQLModel, table=True):
     status: str = Field(default="active", index=True, max_length=16)
     launched_at: datetime = _instant()
     closed_at: datetime | None = _instant(default=None)
+    published_at: datetime | None = _instant(default=None)  # last status artifact
     source: str = ""
     # The validated definition as launched: later rules (ladder, report
     # settings) read it, and it documents exactly what was agreed.
@@ -99,3 +100,37 @@ class Event(SQLModel, table=True):
     directive_id: int = Field(foreign_key="directive.id")
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Notification(SQLModel, table=True):
+    """One planned message in the outbox.
+
+    Planned in the same transaction as the change that causes it; claimed,
+    sent and marked by a dispatcher. ``key`` is unique, so no rung is ever
+    planned twice, and ``message_id`` is derived from it, so a message re-sent
+    after a crash carries the same Message-ID.
+    """
+
+    __table_args__ = (Index("ix_notification_due", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=255)
+    message_id: str = Field(unique=True, max_length=255)
+    directive_id: int = Field(foreign_key="directive.id", index=True)
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
+    rung: str = Field(max_length=32)
+    template: str = Field(max_length=32)
+    on: date
+    due_at: datetime = _instant()
+    repeat: int | None = None
+    to_audience: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cc_audience: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="pending", max_length=16)  # pending | sending | sent | failed | cancelled
+    attempts: int = 0
+    next_attempt_at: datetime | None = _instant(default=None)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = _instant(default=None)
+    sent_at: datetime | None = _instant(default=None)
+    recipients: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    last_error: str | None = None
+    created_at: datetime = _instant()

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlmodel import Session, select
 
 from models.errors import InputError
+from models.planning import add_row, cancel_pending, plan_assignment
 from models.queries import get_assignment
 from models.status import CLOSED, LABELS, OPEN, check_transition
 from models.tables import Assignment, Directive, Event
@@ -41,6 +42,7 @@ def record_update(
     evidence: str | None = None,
     evidence_on: date | None = None,
     note: str | None = None,
+    mail_domain: str = "localhost",
 ) -> Recorded:
     """Move an assignment along its life cycle; the milestone's completion closes the directive."""
     directive, assignment = get_assignment(session, slug=slug, key=key)
@@ -68,24 +70,28 @@ def record_update(
 
     result = Recorded(slug=slug, key=key, status=status)
     if status == "done":
+        cancel_pending(session, now=now, assignment_id=assignment.id, reason=f"nhiệm vụ {key} đã hoàn thành")
         siblings = _assignments(session, directive)
         if assignment.milestone:
             by_key = {a.key: a for a in siblings}
             result.open_dependencies = [d for d in assignment.depends_on if by_key[d].status in OPEN]
             result.cancelled = close_directive(
-                session, directive=directive, now=now, actor=actor,
+                session, directive=directive, now=now, actor=actor, mail_domain=mail_domain,
                 reason=f"mốc hoàn thành «{assignment.key}» đã hoàn thành",
             )
             result.closed = True
         elif directive.milestone is None and all(a.status in CLOSED for a in siblings):
-            close_directive(session, directive=directive, now=now, actor=actor, reason="mọi nhiệm vụ đã kết thúc")
+            close_directive(session, directive=directive, now=now, actor=actor, mail_domain=mail_domain,
+                            reason="mọi nhiệm vụ đã kết thúc")
             result.closed = True
     session.flush()
     return result
 
 
-def close_directive(session: Session, *, directive: Directive, now: datetime, actor: str, reason: str) -> list[str]:
-    """Close the directive and cancel its open assignments; returns the cancelled keys."""
+def close_directive(
+    session: Session, *, directive: Directive, now: datetime, actor: str, reason: str, mail_domain: str = "localhost"
+) -> list[str]:
+    """Close the directive, cancel its open assignments and pending messages, and plan the closing notice."""
     cancelled = []
     for other in _assignments(session, directive):
         if other.status in OPEN:
@@ -99,6 +105,9 @@ def close_directive(session: Session, *, directive: Directive, now: datetime, ac
     directive.status = "closed"
     directive.closed_at = now
     session.add(directive)
+    cancel_pending(session, now=now, directive_id=directive.id, reason=f"văn bản kết thúc: {reason}")
+    add_row(session, directive=directive, assignment=None, rung="closed", template="closed", on=None, due_at=now,
+            to=["participants"], cc=["director", "provincial-office"], now=now, domain=mail_domain)
     session.add(Event(at=now, actor=actor, kind="closed", directive_id=directive.id,
                       payload={"reason": reason, "cancelled": cancelled}))
     return cancelled
@@ -113,9 +122,10 @@ class Extended:
 
 
 def extend_assignment(
-    session: Session, *, slug: str, key: str, until: date, reason: str, now: datetime, rules: TimeRules, actor: str
+    session: Session, *, slug: str, key: str, until: date, reason: str, now: datetime, rules: TimeRules, actor: str,
+    mail_domain: str = "localhost",
 ) -> Extended:
-    """Move an open assignment's due date later; its state is kept."""
+    """Move an open assignment's due date later and re-plan its ladder; its state is kept."""
     directive, assignment = get_assignment(session, slug=slug, key=key)
     _refuse_if_closed(directive)
     if assignment.status not in OPEN:
@@ -131,6 +141,11 @@ def extend_assignment(
     session.add(assignment)
     session.add(Event(at=now, actor=actor, kind="extended", directive_id=directive.id, assignment_id=assignment.id,
                       payload={"from": previous.isoformat(), "to": due.isoformat(), "requested": until.isoformat(), "reason": reason.strip()}))
+    cancel_pending(session, now=now, assignment_id=assignment.id, keep_rungs=("notice",),
+                   reason=f"gia hạn đến {due:%d/%m/%Y}")
+    session.flush()
+    plan_assignment(session, directive=directive, assignment=assignment, now=now, rules=rules, domain=mail_domain,
+                    include_launch=False)
     session.flush()
     return Extended(slug=slug, key=key, previous=previous, due=due)
 

@@ -10,7 +10,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from models.db import transaction
 from models.kinds import KINDS
-from models.queries import agency_map, get_directive, status_rows
+from models.queries import agency_map, get_directive, stale_directives, status_rows
+from models.tables import Directive
 from models.settings import get_settings
 from models.status import FLAG_LABELS, LABELS
 from models.timerules import TimeRules
@@ -24,15 +25,8 @@ def _days(value: int | None) -> str:
     return "đến hạn hôm nay" if value == 0 else f"còn {-value} ngày"
 
 
-@task(name="publish-status", retries=2, retry_delay_seconds=1)
-def publish_status(slug: str, now: datetime) -> list[dict]:
-    """Publish the directive's status as the table artifact ``directive-<slug>``."""
-    rules = TimeRules.from_settings(get_settings())
-    with transaction() as session:
-        directive = get_directive(session, slug=slug)
-        rows = status_rows(session, directive=directive, now=now, rules=rules)
-        names = {code: agency.name for code, agency in agency_map(session).items()}
-        number, subject, closed = directive.number, directive.subject, directive.status == "closed"
+def _publish(session, directive: Directive, now: datetime, rules: TimeRules, names: dict[str, str]) -> list[dict]:
+    rows = status_rows(session, directive=directive, now=now, rules=rules)
     table = [
         {
             "Nhiệm vụ": row.title,
@@ -47,14 +41,37 @@ def publish_status(slug: str, now: datetime) -> list[dict]:
         }
         for row in rows
     ]
-    state = "đã kết thúc" if closed else "đang theo dõi"
-    local = now.astimezone(rules.tz)
+    state = "đã kết thúc" if directive.status == "closed" else "đang theo dõi"
     create_table_artifact(
-        key=f"directive-{slug}",
+        key=f"directive-{directive.slug}",
         table=table,
-        description=f"Tình hình thực hiện văn bản số {number} ({state}), cập nhật {local:%H:%M %d/%m/%Y}. V/v {subject}",
+        description=f"Tình hình thực hiện văn bản số {directive.number} ({state}), "
+        f"cập nhật {now.astimezone(rules.tz):%H:%M %d/%m/%Y}. V/v {directive.subject}",
     )
+    directive.published_at = now
+    session.add(directive)
     return [row.as_json() for row in rows]
+
+
+@task(name="publish-status", retries=2, retry_delay_seconds=1)
+def publish_status(slug: str, now: datetime) -> list[dict]:
+    """Publish the directive's status as the table artifact ``directive-<slug>``."""
+    rules = TimeRules.from_settings(get_settings())
+    with transaction() as session:
+        names = {code: agency.name for code, agency in agency_map(session).items()}
+        return _publish(session, get_directive(session, slug=slug), now, rules, names)
+
+
+@task(name="publish-statuses", retries=2, retry_delay_seconds=1)
+def publish_statuses(now: datetime) -> int:
+    """Refresh the status artifact of every directive whose table may have changed since it was last published."""
+    rules = TimeRules.from_settings(get_settings())
+    with transaction() as session:
+        stale = stale_directives(session, now=now, rules=rules)
+        names = {code: agency.name for code, agency in agency_map(session).items()} if stale else {}
+        for directive in stale:
+            _publish(session, directive, now, rules, names)
+    return len(stale)
 
 
 @task(name="publish-brief", retries=2, retry_delay_seconds=1)

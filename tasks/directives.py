@@ -10,6 +10,7 @@ from prefect import task
 from models.db import transaction
 from models.launch import launch_directive
 from models.loader import load_directive_file, load_directive_text
+from models.planning import mail_domain
 from models.errors import NotFound
 from models.queries import agencies_of
 from models.settings import get_settings
@@ -22,6 +23,10 @@ def _rules() -> TimeRules:
     return TimeRules.from_settings(get_settings())
 
 
+def _domain() -> str:
+    return mail_domain(get_settings().mail_from)
+
+
 @task(name="store-directive")
 def store_directive(*, now: datetime, actor: str, path: str | None = None, text: str | None = None,
                     source_name: str = "<pasted>", base_dir: str = "directives") -> dict:
@@ -31,7 +36,7 @@ def store_directive(*, now: datetime, actor: str, path: str | None = None, text:
     else:
         loaded = load_directive_text(text or "", name=source_name, base_dir=Path(base_dir))
     with transaction() as session:
-        launched = launch_directive(session, loaded=loaded, now=now, rules=_rules(), actor=actor)
+        launched = launch_directive(session, loaded=loaded, now=now, rules=_rules(), actor=actor, mail_domain=_domain())
     spec = loaded.directive
     return {
         "slug": launched.slug,
@@ -69,7 +74,7 @@ def record_update_task(*, slug: str, key: str, status: str, now: datetime, actor
     """Record what an agency reported; the milestone's completion closes the directive."""
     with transaction() as session:
         result = record_update(session, slug=slug, key=key, status=status, now=now, rules=_rules(), actor=actor,
-                               evidence=evidence, evidence_on=evidence_on, note=note)
+                               evidence=evidence, evidence_on=evidence_on, note=note, mail_domain=_domain())
     return {"slug": result.slug, "key": result.key, "status": result.status, "closed": result.closed,
             "cancelled": result.cancelled, "open_dependencies": result.open_dependencies}
 
@@ -79,6 +84,6 @@ def extend_assignment_task(*, slug: str, key: str, until: date, reason: str, now
     """Move an assignment's due date later."""
     with transaction() as session:
         result = extend_assignment(session, slug=slug, key=key, until=until, reason=reason, now=now,
-                                   rules=_rules(), actor=actor)
+                                   rules=_rules(), actor=actor, mail_domain=_domain())
     return {"slug": result.slug, "key": result.key, "from": result.previous.isoformat(), "due": result.due.isoformat()}
 

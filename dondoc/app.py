@@ -1,0 +1,84 @@
+"""The Typer application, its error handling and the options commands share."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from typer._click.exceptions import ClickException
+from typer.core import TyperGroup
+
+from models.errors import DefinitionError, DondocError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class GuardedGroup(TyperGroup):
+    """Turns dondoc's errors into one line and an exit code; never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DefinitionError as exc:
+            err.print(f"[bold red]Lỗi:[/] định nghĩa không hợp lệ ({len(exc.problems)} lỗi); không ghi gì vào cơ sở dữ liệu.", markup=True)
+            for problem in exc.problems:
+                err.print(f"  {problem}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+        except DondocError as exc:
+            err.print("[bold red]Lỗi:[/] ", end="")
+            err.print(str(exc), markup=False)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, ClickException):
+            raise
+        except KeyboardInterrupt:
+            err.print("Đã dừng.")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+            if os.environ.get("DONDOC_DEBUG"):
+                raise
+            err.print("[bold red]Lỗi không mong đợi:[/] ", end="")
+            err.print(f"{type(exc).__name__}: {exc} (đặt DONDOC_DEBUG=1 để xem chi tiết)", markup=False)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=GuardedGroup,
+    name="dondoc",
+    help="dondoc — đôn đốc thực hiện nhiệm vụ theo văn bản chỉ đạo: giao nhiệm vụ, theo dõi thời hạn, nhắc hạn và báo cáo.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+NowOption = Annotated[
+    str | None,
+    typer.Option("--now", help="Thời điểm coi là hiện tại (ISO 8601, ví dụ 2020-11-30T09:00+07:00; chỉ ngày thì hiểu là 08:00). Mặc định: giờ thực."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="In kết quả dạng JSON (cho máy đọc).")]
+
+
+class Reported(str, Enum):
+    acknowledged = "acknowledged"
+    in_progress = "in_progress"
+    done = "done"
+
+
+def prefect_quietly() -> None:
+    """Prefect's logs belong in its UI, not on a coordinator's terminal.
+
+    Even failures: the shell reports them as one line, and the full trace is
+    kept with the flow run.
+    """
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")

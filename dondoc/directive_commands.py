@@ -1,0 +1,179 @@
+"""Commands on directives and assignments: launch, status, record, extend, events, agencies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dondoc import render
+from dondoc.app import JsonOption, NowOption, Reported, app, err, out, prefect_quietly, print_json
+from dondoc.timeargs import parse_date, parse_now, split_target
+from models.db import rehearsal, transaction
+from models.launch import launch_directive as launch_directive_rows
+from models.launch import upsert_registry
+from models.loader import load_directive_file, load_registry
+from models.queries import events_of, get_assignment, get_directive, list_directives, status_rows
+from models.settings import get_settings
+from models.timerules import TimeRules
+from models.updates import extend_assignment as extend_rows
+from models.updates import record_update as record_rows
+
+
+@app.command()
+def launch(
+    file: Annotated[Path, typer.Argument(help="Tệp YAML của văn bản chỉ đạo, ví dụ directives/2550-STTTT-BCTT.yaml.")],
+    now: NowOption = None,
+    by: Annotated[str, typer.Option("--by", help="Người khởi tạo, ghi vào nhật ký.")] = "coordinator",
+) -> None:
+    """Khởi tạo một văn bản chỉ đạo: kiểm tra tệp, tạo các nhiệm vụ trong một giao dịch và in slug.
+
+    Tệp sai được từ chối (mã thoát 2), kèm mọi lỗi với tên tệp, trường và dòng; khi đó không ghi gì.
+    """
+    settings = get_settings()
+    moment = parse_now(now, settings.tz)
+    loaded = load_directive_file(file)
+    with rehearsal(settings) as session:
+        launch_directive_rows(session, loaded=loaded, now=moment, rules=TimeRules.from_settings(settings), actor=by)
+    prefect_quietly()
+    from flows.launch import launch_directive
+
+    result = launch_directive(path=str(file), now=moment, actor=by)
+    for moved in result["moved"]:
+        err.print(f"Lưu ý: hạn của {moved['key']} ({moved['stated']}) rơi vào ngày nghỉ, chuyển sang {moved['due']}.")
+    err.print(f"Đã khởi tạo văn bản số {result['number']} với {len(result['assignments'])} nhiệm vụ.")
+    out.print(result["slug"], markup=False)
+
+
+@app.command()
+def status(
+    slug: Annotated[str | None, typer.Argument(help="Slug của văn bản, ví dụ 2550-stttt-bctt. Bỏ trống: mọi văn bản.")] = None,
+    as_json: JsonOption = False,
+    now: NowOption = None,
+) -> None:
+    """Tình hình thực hiện: mỗi nhiệm vụ một dòng, với hạn, trạng thái và số ngày làm việc quá hạn (âm: còn lại)."""
+    settings = get_settings()
+    rules = TimeRules.from_settings(settings)
+    moment = parse_now(now, settings.tz)
+    with transaction(settings) as session:
+        directives = [get_directive(session, slug=slug)] if slug else list_directives(session)
+        items = [(d, status_rows(session, directive=d, now=moment, rules=rules)) for d in directives]
+    if as_json:
+        if slug:
+            print_json([row.as_json() for row in items[0][1]])
+        else:
+            print_json([{"slug": d.slug, "number": d.number, "status": d.status,
+                          "assignments": [r.as_json() for r in rows]} for d, rows in items])
+        return
+    if not items:
+        err.print("Chưa có văn bản nào. Khởi tạo bằng: dondoc launch directives/2550-STTTT-BCTT.yaml")
+        return
+    today = f"{rules.today(moment):%d/%m/%Y}"
+    if slug:
+        out.print(render.status_table(items[0][0], items[0][1], today))
+    else:
+        out.print(render.directives_table(items))
+
+
+@app.command()
+def record(
+    target: Annotated[str, typer.Argument(metavar="SLUG/KEY", help="Nhiệm vụ, ví dụ 2550-stttt-bctt/permit-review.")],
+    status_: Annotated[Reported, typer.Option("--status", help="acknowledged (đã tiếp nhận), in_progress (đang thực hiện) hoặc done (hoàn thành).")],
+    evidence: Annotated[str | None, typer.Option("--evidence", help="Số, ký hiệu văn bản báo cáo kết quả, ví dụ 15/SXD-QLXD.")] = None,
+    evidence_date: Annotated[str | None, typer.Option("--evidence-date", help="Ngày của văn bản báo cáo (YYYY-MM-DD). Mặc định: ngày ghi nhận.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Ghi chú.")] = None,
+    by: Annotated[str, typer.Option("--by", help="Người hoặc đơn vị báo cáo, ghi vào nhật ký.")] = "coordinator",
+    now: NowOption = None,
+) -> None:
+    """Ghi nhận báo cáo của cơ quan. Ghi nhận mốc hoàn thành là [bold]done[/] thì văn bản kết thúc."""
+    settings = get_settings()
+    slug, key = split_target(target)
+    status_ = status_.value
+    moment = parse_now(now, settings.tz)
+    evidence_on = parse_date(evidence_date, "--evidence-date")
+    with rehearsal(settings) as session:
+        record_rows(session, slug=slug, key=key, status=status_, now=moment, rules=TimeRules.from_settings(settings),
+                    actor=by, evidence=evidence, evidence_on=evidence_on, note=note)
+    prefect_quietly()
+    from flows.record import record_update
+
+    result = record_update(slug=slug, key=key, status=status_, evidence=evidence, evidence_on=evidence_on,
+                           note=note, actor=by, now=moment)
+    err.print(f"Đã ghi nhận {slug}/{key}: {status_}.")
+    if result["open_dependencies"]:
+        err.print(f"[dark_orange]Cảnh báo:[/] mốc hoàn thành được ghi nhận khi các nhiệm vụ sau chưa xong: {', '.join(result['open_dependencies'])}.")
+    if result["closed"]:
+        cancelled = f" Các nhiệm vụ chưa xong được hủy: {', '.join(result['cancelled'])}." if result["cancelled"] else ""
+        err.print(f"Văn bản {slug} đã kết thúc.{cancelled}")
+
+
+@app.command()
+def extend(
+    target: Annotated[str, typer.Argument(metavar="SLUG/KEY", help="Nhiệm vụ cần gia hạn.")],
+    until: Annotated[str, typer.Option("--until", help="Hạn mới (YYYY-MM-DD); rơi vào ngày nghỉ thì chuyển sang ngày làm việc kế tiếp.")],
+    reason: Annotated[str, typer.Option("--reason", help="Lý do gia hạn.")],
+    by: Annotated[str, typer.Option("--by", help="Người quyết định gia hạn.")] = "coordinator",
+    now: NowOption = None,
+) -> None:
+    """Gia hạn một nhiệm vụ: dời hạn xử lý, giữ nguyên trạng thái."""
+    settings = get_settings()
+    slug, key = split_target(target)
+    moment = parse_now(now, settings.tz)
+    new_due = parse_date(until, "--until")
+    with rehearsal(settings) as session:
+        extend_rows(session, slug=slug, key=key, until=new_due, reason=reason, now=moment,
+                    rules=TimeRules.from_settings(settings), actor=by)
+    prefect_quietly()
+    from flows.record import extend_assignment
+
+    result = extend_assignment(slug=slug, key=key, until=new_due, reason=reason, actor=by, now=moment)
+    err.print(f"Đã gia hạn {slug}/{key}: {result['from']} → {result['due']}.")
+
+
+@app.command()
+def events(
+    target: Annotated[str, typer.Argument(metavar="SLUG[/KEY]", help="Văn bản, hoặc một nhiệm vụ của văn bản.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Nhật ký: mọi thay đổi, theo thời gian, với người thực hiện và nội dung."""
+    settings = get_settings()
+    slug, _, key = target.strip().partition("/")
+    with transaction(settings) as session:
+        if key:
+            directive, assignment = get_assignment(session, slug=slug, key=key)
+        else:
+            directive, assignment = get_directive(session, slug=slug), None
+        trail = events_of(session, directive=directive, assignment=assignment)
+    rows = [
+        {"at": e.at.astimezone(settings.tz).isoformat(), "actor": e.actor, "kind": e.kind,
+         "assignment": k, "payload": e.payload}
+        for e, k in trail
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Nhật ký — {directive.number}" + (f" / {key}" if key else ""), title_justify="left")
+    for header in ("Thời điểm", "Người thực hiện", "Sự kiện", "Nhiệm vụ", "Nội dung"):
+        table.add_column(header, overflow="fold")
+    for e, k in trail:
+        details = "; ".join(f"{name}: {value}" for name, value in e.payload.items() if value not in (None, [], ""))
+        table.add_row(render.local_time(e.at, settings.tz), e.actor, e.kind, k or "", details)
+    out.print(table)
+
+
+@app.command()
+def agencies(
+    file: Annotated[Path, typer.Argument(help="Tệp YAML danh mục cơ quan, ví dụ directives/agencies/long-an.yaml.")],
+    now: NowOption = None,
+) -> None:
+    """Nạp (hoặc nạp lại) danh mục cơ quan: sửa địa chỉ trong tệp YAML rồi chạy lệnh này."""
+    settings = get_settings()
+    moment = parse_now(now, settings.tz)
+    registry = load_registry(file)
+    with transaction(settings) as session:
+        count = upsert_registry(session, registry=registry, source=str(file), now=moment)
+    err.print(f"Đã nạp {count} cơ quan của danh mục {registry.registry}.")
+

@@ -1,0 +1,265 @@
+"""Commands that drive the outbox: sweep, outbox, mailbox, serve, simulate, demo."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import Counter
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlmodel import select
+
+from dondoc.app import JsonOption, NowOption, app, err, out, prefect_quietly, print_json
+from dondoc.timeargs import parse_now
+from models.db import open_database, session_scope, transaction
+from models.queries import get_directive
+from models.settings import get_settings
+from models.tables import Agency, Assignment, Directive, Notification
+from models.timerules import TimeRules
+from notifications.wording import RUNG_LABELS
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi", "cancelled": "đã hủy"}
+
+
+@app.command()
+def sweep(now: NowOption = None, as_json: JsonOption = False) -> None:
+    """Quét hộp thư đi: gửi mọi thư đến hạn (giao việc, nhắc hạn, đôn đốc, báo cáo) và in số thư đã gửi, lỗi, chờ gửi lại."""
+    settings = get_settings()
+    moment = parse_now(now, settings.tz)
+    prefect_quietly()
+    from flows.sweep import escalation_sweep
+
+    result = escalation_sweep(now=moment)
+    if as_json:
+        print_json({k: v for k, v in result.items() if k != "messages"})
+        return
+    out.print(f"Đã gửi: {result['sent']} · Lỗi: {result['failed']} · Chờ gửi lại: {result['retrying']}")
+    if result["failed"]:
+        err.print("Xem thư lỗi: dondoc outbox --state failed")
+
+
+@app.command()
+def outbox(
+    slug: Annotated[str | None, typer.Argument(help="Slug của văn bản. Bỏ trống: mọi văn bản.")] = None,
+    state: Annotated[str | None, typer.Option("--state", help="Chỉ hiện thư ở trạng thái: pending, sending, sent, failed, cancelled.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Hộp thư đi: mỗi thư một dòng với giờ gửi, bậc, nhiệm vụ, người nhận, trạng thái và Message-ID."""
+    settings = get_settings()
+    if state is not None and state not in STATE_LABELS:
+        raise typer.BadParameter(f"{state!r}; dùng một trong: {', '.join(STATE_LABELS)}", param_hint="--state")
+    with transaction(settings) as session:
+        query = (
+            select(Notification, Assignment.key, Directive.slug)
+            .join(Directive, Directive.id == Notification.directive_id)
+            .join(Assignment, Assignment.id == Notification.assignment_id, isouter=True)
+            .order_by(Notification.due_at, Notification.id)
+        )
+        if slug:
+            query = query.where(Notification.directive_id == get_directive(session, slug=slug).id)
+        if state:
+            query = query.where(Notification.state == state)
+        rows = session.exec(query).all()
+    items = [
+        {
+            "due_at": n.due_at.astimezone(settings.tz).isoformat(),
+            "rung": n.rung,
+            "directive": directive_slug,
+            "assignment": key,
+            "recipients": n.recipients or {"to": [f"({a})" for a in n.to_audience], "cc": [f"({a})" for a in n.cc_audience]},
+            "state": n.state,
+            "attempts": n.attempts,
+            "message_id": n.message_id,
+            "sent_at": n.sent_at.astimezone(settings.tz).isoformat() if n.sent_at else None,
+            "error": n.last_error,
+        }
+        for n, key, directive_slug in rows
+    ]
+    if as_json:
+        print_json(items)
+        return
+    table = Table(title="Hộp thư đi" + (f" — {slug}" if slug else ""), title_justify="left",
+                  caption="Người nhận trong ngoặc là nhóm, được xác định từ danh mục lúc gửi.", caption_justify="left")
+    for header in ("Giờ gửi", "Bậc", "Nhiệm vụ", "Người nhận", "Trạng thái", "Message-ID"):
+        table.add_column(header, overflow="fold")
+    for item in items:
+        recipients = ", ".join(item["recipients"]["to"]) + (f"; cc {', '.join(item['recipients']['cc'])}" if item["recipients"]["cc"] else "")
+        status = STATE_LABELS[item["state"]] + (f" ({item['error']})" if item["state"] == "failed" and item["error"] else "")
+        table.add_row(datetime.fromisoformat(item["due_at"]).strftime("%d/%m/%Y %H:%M"), RUNG_LABELS.get(item["rung"], item["rung"]),
+                      item["assignment"] or "—", recipients, status, item["message_id"])
+    out.print(table)
+
+
+@app.command()
+def mailbox(
+    host: Annotated[str, typer.Option("--host", help="Địa chỉ lắng nghe.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Cổng SMTP.")] = 1025,
+    maildir: Annotated[Path, typer.Option("--maildir", help="Thư mục Maildir lưu thư.")] = Path(".dondoc/maildir"),
+) -> None:
+    """Máy chủ thư cục bộ (SMTP) để thử nghiệm: lưu mọi thư vào Maildir và in một dòng cho mỗi thư. Dừng bằng Ctrl-C."""
+    from dondoc.mailbox import start_mailbox
+    from dondoc.serve import _install_signals, _restore_signals
+
+    def echo(message) -> None:
+        out.print(f"{message['Date']} · {message['X-Dondoc-Rung'] or '-'} · {message['X-Dondoc-Assignment'] or '-'} · "
+                  f"{message['To']} · {message['Subject']}", markup=False)
+
+    try:
+        controller = start_mailbox(maildir, host=host, port=port, echo=echo)
+    except (OSError, RuntimeError) as exc:
+        from models.errors import DondocError
+
+        raise DondocError(f"không mở được cổng {host}:{port}: {exc}") from None
+    err.print(f"Hộp thư đang nghe tại {host}:{port}, lưu vào {maildir}. Ctrl-C để dừng.")
+    stop = threading.Event()
+    previous = _install_signals(stop)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        controller.stop()
+        _restore_signals(previous)
+        err.print("Hộp thư đã dừng.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Địa chỉ của trang phản hồi.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Cổng của trang phản hồi.")] = 8080,
+) -> None:
+    """Chạy đồng hồ: quét ngay khi khởi động, rồi mỗi DONDOC_SWEEP_MINUTES phút và lúc 08:00 ngày làm việc. Dừng bằng Ctrl-C hoặc SIGTERM."""
+    settings = get_settings()
+    prefect_quietly()
+    from dondoc.serve import run_clock
+
+    err.print(f"dondoc serve: quét mỗi {settings.sweep_minutes} phút và lúc 08:00 các ngày làm việc. Ctrl-C để dừng.")
+    run_clock()
+    err.print("Đã dừng.")
+
+
+@app.command()
+def simulate(
+    file: Annotated[Path, typer.Argument(help="Tệp YAML của văn bản chỉ đạo.")],
+    start: Annotated[str, typer.Option("--from", help="Thời điểm khởi tạo (ISO 8601), ví dụ 2020-11-30T09:00+07:00.")],
+    until: Annotated[str, typer.Option("--until", help="Thời điểm kết thúc mô phỏng (ISO 8601 hoặc ngày).")],
+    responses: Annotated[Path | None, typer.Option("--responses", help="Tệp YAML các phản hồi của cơ quan.")] = None,
+    maildir: Annotated[Path | None, typer.Option("--maildir", help="Thư mục Maildir (trống) nhận thư. Mặc định: thư mục tạm.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Mô phỏng cả đợt đôn đốc trên cơ sở dữ liệu mới: khởi tạo, quét lúc 08:00 mỗi ngày làm việc, áp dụng phản hồi; in dòng thời gian."""
+    settings = get_settings()
+    first = parse_now(start, settings.tz, "--from")
+    last = parse_now(until, settings.tz, "--until")
+    if len(until.strip()) == 10:
+        last = last.replace(hour=23, minute=59)
+    prefect_quietly()
+    from dondoc.simulate import simulate as run
+
+    result = run(file, start=first, until=last, responses=responses, maildir=maildir,
+                 show_progress=not as_json and sys.stderr.isatty())
+    if as_json:
+        print_json(result.timeline)
+        return
+    _print_simulation(result, settings.tz)
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option("--output", help="Thư mục chứa kết quả.")] = Path(".dondoc/demo"),
+) -> None:
+    """Chạy thử văn bản 2550/STTTT-BCTT của Long An từ 30/11/2020 đến 26/02/2021 với các phản hồi mẫu."""
+    import shutil
+
+    settings = get_settings()
+    for name in ("maildir", "dondoc.db", "dondoc.db-wal", "dondoc.db-shm", "timeline.svg"):
+        target = output / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    output.mkdir(parents=True, exist_ok=True)
+    prefect_quietly()
+    from dondoc.simulate import simulate as run
+
+    result = run(ROOT / "directives" / "2550-STTTT-BCTT.yaml",
+                 start=datetime(2020, 11, 30, 9, 0, tzinfo=settings.tz),
+                 until=datetime(2021, 2, 26, 23, 59, tzinfo=settings.tz),
+                 responses=ROOT / "directives" / "2550-STTTT-BCTT.responses.yaml",
+                 maildir=output / "maildir", database=output / "dondoc.db", show_progress=sys.stderr.isatty())
+    _print_simulation(result, settings.tz)
+    svg = output / "timeline.svg"
+    svg.write_text(_timeline_svg(result, settings), encoding="utf-8")
+    api = _prefect_ui()
+    out.print()
+    out.print(f"Thư đã gửi ({len(result.timeline)}): {result.maildir} (Maildir; mở bằng mutt -f hoặc bất kỳ trình đọc thư nào)")
+    out.print(f"Dòng thời gian: {svg}")
+    out.print(f"Cơ sở dữ liệu: {result.database}  →  DONDOC_DATABASE_URL=sqlite:///{result.database} dondoc status {result.slug}")
+    out.print(f"Prefect UI: {api}")
+
+
+def _prefect_ui() -> str:
+    import os
+
+    api = os.environ.get("PREFECT_API_URL")
+    if api:
+        return api.removesuffix("/api").removesuffix("/api/") + "/runs"
+    return "chạy `make ui` rồi mở http://127.0.0.1:4200/runs (các lần chạy được lưu trong PREFECT_HOME)"
+
+
+def _print_simulation(result, tz) -> None:
+    table = Table(title=f"Dòng thời gian — {result.number}", title_justify="left")
+    for header in ("Ngày", "Bậc", "Nhiệm vụ", "Người nhận"):
+        table.add_column(header, overflow="fold")
+    for item in result.timeline:
+        if item["rung"] == "digest":
+            continue
+        when = datetime.fromisoformat(item["date"]).astimezone(tz)
+        to = ", ".join(_short(item["to"])) + (f"; cc {', '.join(_short(item['cc']))}" if item["cc"] else "")
+        table.add_row(f"{when:%d/%m/%Y %H:%M}", RUNG_LABELS.get(item["rung"], item["rung"]), item["assignment"] or "—", to)
+    out.print(table)
+    summary = result.summary()
+    counts = Counter(summary["by_rung"])
+    out.print("Tổng số thư: " + ", ".join(f"{RUNG_LABELS.get(r, r).lower()} {n}" for r, n in counts.items()) + f" (cộng {len(result.timeline)})")
+    for response in result.responses:
+        when = datetime.fromisoformat(response["on"]).astimezone(tz)
+        note = f" — bỏ qua: {response['skipped']}" if response.get("skipped") else ""
+        out.print(f"  {when:%d/%m/%Y %H:%M} · {response['assignment']} · {response['action']}{note}", markup=False)
+    out.print("Kết quả: " + ", ".join(f"{k}: {v}" for k, v in summary["final"].items()))
+
+
+def _short(addresses: list[str]) -> list[str]:
+    """The part before @: enough to tell agencies apart in a narrow table."""
+    return [a.partition("@")[0] for a in addresses]
+
+
+def _timeline_svg(result, settings) -> str:
+    from notifications.timeline import Lane, timeline_svg
+
+    rules = TimeRules.from_settings(settings)
+    with session_scope(open_database(f"sqlite:///{result.database}")) as session:
+        directive = get_directive(session, slug=result.slug)
+        names = {a.code: a.name for a in session.exec(select(Agency)).all()}
+        closed_on = rules.today(directive.closed_at) if directive.closed_at else None
+    marks: dict[str, list] = {}
+    for item in result.timeline:
+        if item["assignment"]:
+            marks.setdefault(item["assignment"], []).append(
+                (datetime.fromisoformat(item["date"]).astimezone(settings.tz).date(), item["rung"]))
+    lanes = [
+        Lane(key=row["key"], title=row["title"], leads=", ".join(names.get(c, c) for c in row["leads"]),
+             due=date.fromisoformat(row["due"]), colour=row["colour"],
+             done_on=date.fromisoformat(row["done_on"]) if row["done_on"] else None,
+             earlier_dues=[date.fromisoformat(d) for d in result.extensions.get(row["key"], [])],
+             marks=marks.get(row["key"], []))
+        for row in result.final
+    ]
+    start, end = result.start.date(), result.until.date()
+    off = [start.fromordinal(d) for d in range(start.toordinal(), end.toordinal() + 1)
+           if not rules.calendar.is_working_day(start.fromordinal(d))]
+    return timeline_svg(title=f"Văn bản số {result.number}: dòng thời gian đôn đốc", start=start, end=end,
+                        lanes=lanes, days_off=off, closed_on=closed_on)

@@ -1,0 +1,88 @@
+"""A whole campaign on a simulated clock: launch, then every working day at 08:00 sweep,
+and play back the agencies' responses at their times. One flow run for all of it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from prefect import flow
+
+from flows.runtime import directive_tags, label_current_run
+from flows.sweep import sweep_once
+from models.db import transaction
+from models.errors import InputError
+from models.queries import get_directive
+from models.responses import Response
+from models.settings import get_settings
+from models.timerules import TimeRules
+from tasks.directives import extend_assignment_task, record_update_task, store_directive
+
+
+@flow(name="simulate-campaign", flow_run_name="simulate · {label}")
+def simulate_campaign(path: str, start: datetime, until: datetime, responses: list[dict] | None = None,
+                      label: str = "campaign") -> dict:
+    """Run a directive's campaign from ``start`` to ``until`` on a simulated clock."""
+    rules = TimeRules.from_settings(get_settings())
+    script = [Response.model_validate(r) for r in responses or []]
+    launched = store_directive(now=start, actor="coordinator", path=path)
+    slug = launched["slug"]
+    label_current_run(directive_tags(slug), name=f"simulate · {launched['number']}")
+
+    messages: list[dict] = []
+    applied: list[dict] = []
+    sweeps = 1
+    messages += sweep_once(start)["messages"]
+    for moment, response in _moments(script, start, until, rules):
+        if response is None:
+            messages += sweep_once(moment)["messages"]
+            sweeps += 1
+        else:
+            applied.append(_apply(response, slug, moment))
+            messages += sweep_once(moment)["messages"]  # as `dondoc serve` would within minutes
+            sweeps += 1
+        if _closed(slug) and not any(r.moment(rules.tz) > moment for r in script):
+            break
+    return {"slug": slug, "number": launched["number"], "sweeps": sweeps, "messages": messages, "responses": applied}
+
+
+def _moments(script: list[Response], start: datetime, until: datetime, rules: TimeRules):
+    """Each response at its time and each working day's 08:00 sweep, in order, after ``start``."""
+    moments: list[tuple[datetime, int, Response | None]] = [
+        (r.moment(rules.tz), 1, r) for r in script if start < r.moment(rules.tz) <= until
+    ]
+    day: date = rules.today(start)
+    while day <= rules.today(until):
+        at = rules.at_send_hour(day)
+        if rules.calendar.is_working_day(day) and start < at <= until:
+            moments.append((at, 0, None))
+        day += timedelta(days=1)
+    for moment, _, response in sorted(moments, key=lambda m: (m[0], m[1])):
+        yield moment, response
+
+
+def _apply(response: Response, slug: str, now: datetime) -> dict:
+    actor = response.by or f"phản hồi ({response.assignment})"
+    outcome = {"on": now.isoformat(), "assignment": response.assignment}
+    try:
+        if response.extend is not None:
+            result = extend_assignment_task(slug=slug, key=response.assignment, until=response.extend,
+                                            reason=response.reason or "", now=now, actor=actor)
+            outcome.update(action="extend", due=result["due"])
+        else:
+            result = record_update_task(slug=slug, key=response.assignment, status=response.status, now=now,
+                                        actor=actor, evidence=response.evidence, evidence_on=response.evidence_on,
+                                        note=response.note)
+            outcome.update(action=response.status, closed=result["closed"])
+    except InputError as exc:
+        outcome.update(action=response.status or "extend", skipped=str(exc))
+    return outcome
+
+
+def _closed(slug: str) -> bool:
+    with transaction() as session:
+        return get_directive(session, slug=slug).status == "closed"
+
+
+def label_for(path: str) -> str:
+    return Path(path).stem

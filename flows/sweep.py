@@ -1,0 +1,48 @@
+"""The escalation sweep: send what is due, then refresh the status artifacts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from prefect import flow
+
+from flows.runtime import resolve_now
+from tasks.artifacts import publish_statuses
+from tasks.sweep import dispatch, prepare_sweep
+
+
+def sweep_once(now: datetime) -> dict:
+    """One sweep as a handful of task runs: one per batch of up to DONDOC_BATCH_SIZE messages, plus two.
+
+    A plain function, so the sweep flow and the simulation share it without
+    paying for a subflow run per sweep.
+    """
+    prepared = prepare_sweep(now)
+    counts: Counter = Counter()
+    sent: list[dict] = []
+    batches = 0
+    while True:
+        result = dispatch(now)
+        batches += 1
+        counts.update(result["counts"])
+        sent.extend(result["sent"])
+        if result["claimed"] < result["limit"]:
+            break
+    published = publish_statuses(now)
+    return {
+        "sent": counts.get("sent", 0),
+        "failed": counts.get("failed", 0),
+        "retrying": counts.get("retrying", 0),
+        "batches": batches,
+        "digests_planned": prepared["digests"],
+        "cancelled": prepared["cancelled"],
+        "artifacts": published,
+        "messages": sent,
+    }
+
+
+@flow(name="escalation-sweep", flow_run_name="sweep")
+def escalation_sweep(now: datetime | None = None) -> dict:
+    """Send every due notice, reminder and escalation; publish each changed directive's status."""
+    return sweep_once(resolve_now(now))

@@ -1,0 +1,85 @@
+"""The escalation ladder: which messages an assignment gets, and when.
+
+Offsets count working days from the due date; planned messages go out at
+08:00 local time on that day. A rung whose day has already passed when it is
+planned is not sent late: a reminder for yesterday helps nobody. A repeating
+rung is planned one occurrence at a time; the next is planned when one is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from models.definition import RungDef
+from models.timerules import TimeRules
+
+DEFAULT_LADDER: tuple[RungDef, ...] = (
+    RungDef(rung="notice", offset="launch", to=["leads"], cc=["supporting"]),
+    RungDef(rung="reminder", offset=-5, to=["leads"]),
+    RungDef(rung="due-soon", offset=-1, to=["leads"]),
+    RungDef(rung="overdue", offset=1, to=["leads"], cc=["lead-heads"]),
+    RungDef(rung="escalation", offset=3, to=["lead-heads"], cc=["director"]),
+    RungDef(rung="report-up", offset=5, repeat=5, to=["provincial-office"], cc=["director"]),
+)
+
+
+@dataclass(frozen=True)
+class PlannedRung:
+    rung: str
+    template: str
+    on: date
+    due_at: datetime
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    repeat: int | None
+
+
+def ladder_of(definition: dict[str, Any]) -> tuple[RungDef, ...]:
+    """The directive's own ladder, or the default one."""
+    rungs = definition.get("ladder")
+    return tuple(RungDef.model_validate(r) for r in rungs) if rungs else DEFAULT_LADDER
+
+
+def plan(
+    ladder: Sequence[RungDef], *, due: date, now: datetime, rules: TimeRules, include_launch: bool = True
+) -> list[PlannedRung]:
+    """Dated rungs for an assignment due on ``due``, planned at ``now``."""
+    today = rules.today(now)
+    planned = []
+    for rung in ladder:
+        if rung.offset == "launch":
+            if include_launch:
+                planned.append(_planned(rung, today, now))
+            continue
+        on = rules.calendar.add_working_days(rules.calendar.roll_forward(due), rung.offset)
+        while on < today and rung.repeat:
+            on = rules.calendar.add_working_days(on, rung.repeat)
+        if on >= today:
+            planned.append(_planned(rung, on, rules.at_send_hour(on)))
+    return sorted(planned, key=lambda p: (p.due_at, p.rung))
+
+
+def next_occurrence(on: date, repeat: int, rules: TimeRules) -> tuple[date, datetime]:
+    nxt = rules.calendar.add_working_days(on, repeat)
+    return nxt, rules.at_send_hour(nxt)
+
+
+def _planned(rung: RungDef, on: date, due_at: datetime) -> PlannedRung:
+    return PlannedRung(rung=rung.rung, template=rung.template_name, on=on, due_at=due_at,
+                       to=tuple(rung.to), cc=tuple(rung.cc), repeat=rung.repeat)
+
+
+def notification_key(slug: str, assignment: str | None, rung: str, on: date | None) -> str:
+    """Unique per (directive, assignment, rung, day): the outbox's idempotency key."""
+    return "/".join([slug, assignment or "-", rung, on.isoformat() if on else "-"])
+
+
+def message_id_for(key: str, domain: str) -> str:
+    """A stable Message-ID derived from the idempotency key."""
+    slug, assignment, rung, on = key.split("/")
+    parts = [rung, on.replace("-", ""), assignment, slug]
+    local = ".".join(p for p in parts if p and p != "-")
+    return f"<{local}@{domain}>"

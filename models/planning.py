@@ -1,0 +1,94 @@
+"""Writing the outbox: planned rows are added in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlmodel import Session, select, update
+
+from models.ladder import PlannedRung, ladder_of, message_id_for, notification_key, plan
+from models.tables import Assignment, Directive, Notification
+from models.timerules import TimeRules
+
+LIVE = ("pending", "sending")
+
+
+def mail_domain(mail_from: str) -> str:
+    return mail_from.rpartition("@")[2].strip(" >") or "localhost"
+
+
+def add_row(
+    session: Session, *, directive: Directive, assignment: Assignment | None, rung: str, template: str, on: date | None,
+    due_at: datetime, to: list[str], cc: list[str], now: datetime, domain: str, repeat: int | None = None,
+) -> Notification | None:
+    """Plan one message unless its key is already planned; a cancelled twin is revived."""
+    key = notification_key(directive.slug, assignment.key if assignment else None, rung, on)
+    # populate_existing: a bulk cancel earlier in this transaction may have changed the row.
+    row = session.exec(
+        select(Notification).where(Notification.key == key).execution_options(populate_existing=True)
+    ).first()
+    if row is not None:
+        if row.state != "cancelled":
+            return None
+        row.state, row.due_at, row.attempts, row.next_attempt_at, row.last_error = "pending", due_at, 0, None, None
+    else:
+        row = Notification(key=key, message_id=message_id_for(key, domain), directive_id=directive.id,
+                           assignment_id=assignment.id if assignment else None, rung=rung, template=template,
+                           on=on or due_at.date(), due_at=due_at, repeat=repeat, to_audience=list(to),
+                           cc_audience=list(cc), created_at=now)
+    session.add(row)
+    return row
+
+
+def plan_assignment(
+    session: Session, *, directive: Directive, assignment: Assignment, now: datetime, rules: TimeRules,
+    domain: str, include_launch: bool = True,
+) -> list[Notification]:
+    planned: list[PlannedRung] = plan(ladder_of(directive.definition), due=assignment.due, now=now, rules=rules,
+                                      include_launch=include_launch)
+    rows = []
+    for p in planned:
+        row = add_row(session, directive=directive, assignment=assignment, rung=p.rung, template=p.template, on=p.on,
+                      due_at=p.due_at, to=list(p.to), cc=list(p.cc), now=now, domain=domain, repeat=p.repeat)
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def cancel_pending(session: Session, *, now: datetime, reason: str, assignment_id: int | None = None,
+                   directive_id: int | None = None, keep_rungs: tuple[str, ...] = ()) -> int:
+    """Cancel rows not yet sent, for one assignment or a whole directive; returns how many."""
+    query = update(Notification).where(Notification.state == "pending")
+    if assignment_id is not None:
+        query = query.where(Notification.assignment_id == assignment_id)
+    if directive_id is not None:
+        query = query.where(Notification.directive_id == directive_id)
+    if keep_rungs:
+        query = query.where(Notification.rung.not_in(keep_rungs))
+    result = session.exec(query.values(state="cancelled", last_error=reason[:500]))
+    return result.rowcount or 0
+
+
+def plan_digests(session: Session, *, now: datetime, rules: TimeRules, domain: str) -> int:
+    """Plan today's digest for each active directive that lacks one: working days, from 08:00.
+
+    One query finds the directives still without today's digest, so a sweep
+    that has nothing to plan costs the same however many directives there are.
+    """
+    today = rules.today(now)
+    send_at = rules.at_send_hour(today)
+    if not rules.calendar.is_working_day(today) or now < send_at:
+        return 0
+    has_digest = (
+        select(Notification.id)
+        .where(Notification.directive_id == Directive.id, Notification.rung == "digest", Notification.on == today)
+        .exists()
+    )
+    # A directive launched after today's digest hour gets its first digest tomorrow.
+    waiting = session.exec(
+        select(Directive).where(Directive.status == "active", Directive.launched_at <= send_at, ~has_digest)
+    ).all()
+    for directive in waiting:
+        add_row(session, directive=directive, assignment=None, rung="digest", template="digest", on=today,
+                due_at=send_at, to=["coordinator"], cc=[], now=now, domain=domain)
+    return len(waiting)

@@ -1,0 +1,78 @@
+"""The script of agency responses that ``dondoc simulate`` plays back."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+
+from models.definition import IsoDate, Key, Line, Text
+from models.errors import DefinitionError
+from models.yamlsource import read_file, validation_problems
+
+
+def _clock(value) -> time:
+    if isinstance(value, int) and 0 <= value < 24 * 60:  # YAML 1.1 readers turn 10:00 into 600 minutes
+        return time(value // 60, value % 60)
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"{value!r} không phải là giờ hợp lệ (HH:MM)")
+
+
+class Response(BaseModel):
+    """One thing an agency does on one day: report a status, or ask for (and get) an extension."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    on: IsoDate
+    at: Annotated[time, BeforeValidator(_clock)] = time(10, 0)
+    assignment: Key
+    status: Literal["acknowledged", "in_progress", "done"] | None = None
+    evidence: Line | None = None
+    evidence_on: IsoDate | None = None
+    note: Text | None = None
+    extend: IsoDate | None = None
+    reason: Text | None = None
+    by: Line | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Response:
+        if (self.status is None) == (self.extend is None):
+            raise ValueError("mỗi dòng cần đúng một trong hai: status hoặc extend")
+        if self.extend is not None and not self.reason:
+            raise ValueError("gia hạn (extend) cần có lý do (reason)")
+        return self
+
+    def moment(self, tz) -> datetime:
+        return datetime.combine(self.on, self.at, tzinfo=tz)
+
+
+def load_responses(path: Path, *, keys: set[str], start: date, until: date) -> list[Response]:
+    """Read and check a responses file: every problem named with its line; nothing is half-applied."""
+    source, problems = read_file(path)
+    items: list[Response] = []
+    if source is not None:
+        data = source.data if source.data is not None else []
+        if not isinstance(data, list):
+            problems.append(source.problem([], "tệp phản hồi phải là một danh sách các dòng {on, assignment, …}"))
+        else:
+            for i, raw in enumerate(data):
+                try:
+                    item = Response.model_validate(raw)
+                except ValidationError as exc:
+                    problems += validation_problems(source, exc, prefix=[i])
+                    continue
+                items.append(item)
+                if item.assignment not in keys:
+                    problems.append(source.problem([i, "assignment"], f"không có nhiệm vụ {item.assignment!r}"))
+                if not start <= item.on <= until:
+                    problems.append(source.problem(
+                        [i, "on"], f"ngày {item.on:%d/%m/%Y} nằm ngoài khoảng mô phỏng {start:%d/%m/%Y}–{until:%d/%m/%Y}"))
+    if problems:
+        raise DefinitionError(problems)
+    return sorted(items, key=lambda r: (r.on, r.at))

@@ -1,0 +1,219 @@
+"""What a template needs to render one outbox row, loaded for a whole batch at once."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from models.queries import agencies_of, agency_map, status_rows
+from models.status import FLAG_LABELS, LABELS, standing
+from models.tables import Assignment, AssignmentAgency, Directive, Event, Notification, Registry
+from models.timerules import TimeRules
+from notifications.recipients import Person, Scope, resolve, split_to_cc
+from notifications.wording import RUNG_LABELS, honorific
+
+# (row, the first lead addressed) -> links for the reply page, or None.
+LinkMaker = Callable[[Notification, Directive, Assignment, str], dict[str, Any] | None]
+
+COLOURS = {"red": "#b00", "orange": "#c60", "blue": "#036", "green": "#070", "grey": "#555"}
+
+
+@dataclass
+class Prepared:
+    row_id: int
+    message_id: str
+    key: str
+    rung: str
+    template: str
+    slug: str
+    assignment_key: str | None
+    to: list[Person]
+    cc: list[Person]
+    context: dict[str, Any] = field(default_factory=dict)
+    calendar: dict[str, Any] | None = None  # due-date data for the .ics attachment
+
+
+class BatchContext:
+    """Loads directives, assignments, agencies and history for many rows in a few queries."""
+
+    def __init__(self, session: Session, rows: list[Notification], *, now: datetime, rules: TimeRules,
+                 links: LinkMaker | None = None):
+        self.session, self.now, self.rules, self.links = session, now, rules, links
+        self.today = rules.today(now)
+        directive_ids = {r.directive_id for r in rows}
+        assignment_ids = {r.assignment_id for r in rows if r.assignment_id}
+        self.directives = {d.id: d for d in session.exec(select(Directive).where(Directive.id.in_(directive_ids))).all()}
+        self.assignments = {a.id: a for a in session.exec(select(Assignment).where(Assignment.id.in_(assignment_ids))).all()}
+        self.roles = agencies_of(session, sorted(assignment_ids))
+        self.agencies = agency_map(session)
+        self.offices = {r.name: r.provincial_office for r in session.exec(select(Registry)).all()}
+        self.history: dict[int, list[Notification]] = defaultdict(list)
+        if assignment_ids:
+            sent = session.exec(
+                select(Notification)
+                .where(Notification.assignment_id.in_(assignment_ids), Notification.state == "sent")
+                .order_by(Notification.due_at)
+            ).all()
+            for row in sent:
+                self.history[row.assignment_id].append(row)
+        self._participants: dict[int, tuple[str, ...]] = {}
+
+    def prepare(self, row: Notification) -> Prepared:
+        directive = self.directives[row.directive_id]
+        assignment = self.assignments.get(row.assignment_id) if row.assignment_id else None
+        roles = self.roles.get(assignment.id, {"lead": [], "supporting": []}) if assignment else {"lead": [], "supporting": []}
+        scope = Scope(
+            issuer=directive.issuer,
+            provincial_office=self.offices.get(directive.registry_name),
+            leads=tuple(roles["lead"]),
+            supporting=tuple(roles["supporting"]),
+            participants=self.participants(directive) if "participants" in row.to_audience + row.cc_audience else (),
+        )
+        to, cc = split_to_cc(resolve(row.to_audience, scope, self.agencies), resolve(row.cc_audience, scope, self.agencies))
+        context = {
+            "directive": self.directive_view(directive),
+            "assignment": self.assignment_view(assignment, roles) if assignment else None,
+            "addressees": [p.name for p in to],
+            "you": _you(to),
+            "today": self.today,
+            "signature": self.signature(directive),
+            "history": [{"label": RUNG_LABELS.get(h.rung, h.rung), "on": h.on}
+                        for h in self.history.get(row.assignment_id, []) if h.id != row.id],
+            "links": None,
+        }
+        if assignment and self.links and any(p.agency in roles["lead"] and not p.head for p in to):
+            lead = next(p.agency for p in to if p.agency in roles["lead"] and not p.head)
+            context["links"] = self.links(row, directive, assignment, lead)
+        if row.template == "digest":
+            context["digest"] = self.digest(directive, row)
+        if row.template == "closed":
+            context["closing"] = self.closing(directive)
+        calendar = None
+        if assignment and row.rung in ("notice", "reminder", "due-soon"):
+            calendar = {"uid": f"{directive.slug}.{assignment.key}", "due": assignment.due, "title": assignment.title,
+                        "action": assignment.action, "number": directive.number,
+                        "sequence": self.extensions(assignment)}
+        return Prepared(row_id=row.id, message_id=row.message_id, key=row.key, rung=row.rung, template=row.template,
+                        slug=directive.slug, assignment_key=assignment.key if assignment else None, to=to, cc=cc,
+                        context=context, calendar=calendar)
+
+    def participants(self, directive: Directive) -> tuple[str, ...]:
+        if directive.id not in self._participants:
+            codes = self.session.exec(
+                select(AssignmentAgency.agency_code)
+                .join(Assignment, Assignment.id == AssignmentAgency.assignment_id)
+                .where(Assignment.directive_id == directive.id)
+                .order_by(AssignmentAgency.role, Assignment.id, AssignmentAgency.position)
+            ).all()
+            self._participants[directive.id] = tuple(dict.fromkeys(codes))
+        return self._participants[directive.id]
+
+    def name(self, code: str) -> str:
+        agency = self.agencies.get(code)
+        return agency.name if agency else code
+
+    def directive_view(self, directive: Directive) -> dict[str, Any]:
+        issuer = self.agencies.get(directive.issuer)
+        return {"number": directive.number, "slug": directive.slug, "subject": directive.subject,
+                "issued_on": directive.issued_on, "place": directive.place,
+                "issuer_name": issuer.name if issuer else directive.issuer,
+                "issuer_email": issuer.email if issuer else ""}
+
+    def assignment_view(self, assignment: Assignment, roles: dict[str, list[str]]) -> dict[str, Any]:
+        s = standing(status=assignment.status, due=assignment.due, done_on=assignment.done_on, today=self.today,
+                     calendar=self.rules.calendar)
+        overdue = s.overdue_working_days if s.overdue_working_days is not None else 0
+        return {"key": assignment.key, "title": assignment.title, "action": assignment.action, "due": assignment.due,
+                "overdue": overdue, "status_label": LABELS[assignment.status],
+                "leads": [self.name(c) for c in roles["lead"]], "supporting": [self.name(c) for c in roles["supporting"]]}
+
+    def signature(self, directive: Directive) -> dict[str, Any]:
+        configured = directive.definition.get("signature")
+        if configured:
+            return {"authority": configured.get("authority"), "title": configured["title"], "name": configured["name"]}
+        issuer = self.agencies.get(directive.issuer)
+        return {"authority": None, "title": (issuer.head_title if issuer else "").upper(),
+                "name": (issuer.head_name or "") if issuer else ""}
+
+    def extensions(self, assignment: Assignment) -> int:
+        return len(self.session.exec(
+            select(Event.id).where(Event.assignment_id == assignment.id, Event.kind == "extended")).all())
+
+    def rows_view(self, directive: Directive) -> list[dict[str, Any]]:
+        rows = status_rows(self.session, directive=directive, now=self.now, rules=self.rules)
+        return [{"key": r.key, "title": r.title, "leads": [self.name(c) for c in r.leads], "due": r.due,
+                 "state": FLAG_LABELS[r.flag] + (f" {r.overdue_working_days} ngày" if r.flag == "overdue" else ""),
+                 "flag": r.flag, "colour": COLOURS[r.colour], "evidence": r.evidence} for r in rows]
+
+    def digest(self, directive: Directive, row: Notification) -> dict[str, Any]:
+        rows = self.rows_view(directive)
+        flags = [r["flag"] for r in rows]
+        last = self.session.exec(
+            select(Notification.sent_at)
+            .where(Notification.directive_id == directive.id, Notification.rung == "digest",
+                   Notification.state == "sent", Notification.id != row.id)
+            .order_by(Notification.sent_at.desc())
+        ).first()
+        since = last or directive.launched_at
+        events = self.session.exec(
+            select(Event, Assignment.key)
+            .join(Assignment, Event.assignment_id == Assignment.id, isouter=True)
+            .where(Event.directive_id == directive.id, Event.at > since, Event.at <= self.now)
+            .order_by(Event.at, Event.id)
+        ).all()
+        failures = self.session.exec(
+            select(Notification, Assignment.key)
+            .join(Assignment, Notification.assignment_id == Assignment.id, isouter=True)
+            .where(Notification.directive_id == directive.id, Notification.state == "failed")
+        ).all()
+        return {
+            "counts": {
+                "assigned": len(rows),
+                "done_on_time": flags.count("done_on_time"),
+                "done_late": flags.count("done_late"),
+                "in_progress": sum(f in ("on_track", "due_soon", "not_started") for f in flags),
+                "overdue": flags.count("overdue"),
+            },
+            "rows": rows,
+            "changes": [{"at": f"{e.at.astimezone(self.rules.tz):%d/%m %H:%M}", "actor": e.actor,
+                         "text": describe_event(e, key)} for e, key in events],
+            "failures": [{"rung": RUNG_LABELS.get(n.rung, n.rung), "key": key or "-", "error": n.last_error or ""}
+                         for n, key in failures],
+            "requests": [],
+        }
+
+    def closing(self, directive: Directive) -> dict[str, Any]:
+        event = self.session.exec(
+            select(Event).where(Event.directive_id == directive.id, Event.kind == "closed").order_by(Event.id.desc())
+        ).first()
+        reason = event.payload.get("reason", "") if event else ""
+        return {"reason": reason[:1].upper() + reason[1:], "rows": self.rows_view(directive)}
+
+
+def describe_event(event: Event, key: str | None) -> str:
+    """One line of the digest's 'what happened' list."""
+    p = event.payload
+    subject = f"{key}: " if key else ""
+    if event.kind == "status":
+        text = f"{subject}{LABELS.get(p.get('from'), p.get('from'))} → {LABELS.get(p.get('to'), p.get('to'))}"
+        if p.get("evidence"):
+            text += f", văn bản {p['evidence']}"
+        if p.get("note"):
+            text += f" ({p['note']})"
+        return text
+    if event.kind == "extended":
+        return f"{subject}gia hạn đến {p.get('to')} ({p.get('reason', '')})"
+    if event.kind == "closed":
+        return f"văn bản kết thúc: {p.get('reason', '')}"
+    return f"{subject}{event.kind}"
+
+
+def _you(to: list[Person]) -> str:
+    if len(to) == 1:
+        return to[0].name if to[0].head else honorific(to[0].name)
+    return "Thủ trưởng các cơ quan" if to and all(p.head for p in to) else "Quý cơ quan"

@@ -1,0 +1,135 @@
+"""Delivery over a few reused aiosmtplib connections, with a rate limit and error classes.
+
+aiosmtplib's errors map onto two outcomes:
+
+    transient → retry later          permanent → the row fails
+    ───────────────────────          ─────────────────────────
+    connection refused, reset        5xx reply (550 user unknown, 554 …)
+    timeouts                         every recipient refused with 5xx
+    4xx reply (421, 451, 452)
+    server disconnected
+    authentication refused (a configuration problem, not the message's)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+import aiosmtplib
+
+from models.settings import Settings
+
+
+@dataclass
+class Outcome:
+    state: str  # sent | retry | failed
+    error: str | None = None
+    refused: dict[str, str] = field(default_factory=dict)
+    accepted: list[str] = field(default_factory=list)
+
+
+def _reply_class(code: int | None) -> str:
+    return "failed" if code is not None and 500 <= code < 600 else "retry"
+
+
+def classify(exc: BaseException) -> Outcome:
+    """Map an aiosmtplib error onto retry or give up."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [e.code for e in exc.recipients]
+        state = "failed" if codes and all(500 <= c < 600 for c in codes) else "retry"
+        refused = {e.recipient: f"{e.code} {e.message}" for e in exc.recipients}
+        return Outcome(state, "máy chủ thư từ chối người nhận: " + "; ".join(f"{k}: {v}" for k, v in refused.items()), refused)
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return Outcome("retry", f"máy chủ thư từ chối xác thực ({exc.code}); kiểm tra DONDOC_SMTP_USERNAME/PASSWORD")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return Outcome(_reply_class(exc.code), f"máy chủ thư trả lời {exc.code} {exc.message}".strip())
+    if isinstance(exc, (aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError, TimeoutError)):
+        return Outcome("retry", "máy chủ thư không trả lời kịp (timeout)")
+    if isinstance(exc, (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected, OSError)):
+        return Outcome("retry", f"không kết nối được máy chủ thư: {exc}")
+    if isinstance(exc, aiosmtplib.SMTPException):
+        return Outcome("retry", f"lỗi SMTP: {exc}")
+    raise exc
+
+
+class Mailer:
+    """Sends messages over at most ``smtp_connections`` connections, reused across messages."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._idle: asyncio.Queue[aiosmtplib.SMTP | None] = asyncio.Queue()
+        for _ in range(settings.smtp_connections):
+            self._idle.put_nowait(None)
+        self._interval = 60.0 / settings.smtp_rate if settings.smtp_rate else 0.0
+        self._next_slot = 0.0
+        self._slot_lock = asyncio.Lock()
+        self.unreachable: str | None = None  # set once connecting failed: the rest of the batch waits for later
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        return aiosmtplib.SMTP(
+            hostname=s.smtp_host, port=s.smtp_port, timeout=s.smtp_timeout,
+            use_tls=s.smtp_security == "tls", start_tls=True if s.smtp_security == "starttls" else False,
+            username=s.smtp_username, password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+        )
+
+    async def _throttle(self) -> None:
+        if not self._interval:
+            return
+        async with self._slot_lock:
+            wait = self._next_slot - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._next_slot = max(time.monotonic(), self._next_slot) + self._interval
+
+    async def send(self, message: bytes, sender: str, recipients: list[str]) -> Outcome:
+        if self.unreachable:
+            return Outcome("retry", self.unreachable)
+        client = await self._idle.get()
+        try:
+            if client is None or not client.is_connected:
+                client = self._client()
+                try:
+                    await client.connect()
+                except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+                    outcome = classify(exc)
+                    if outcome.state == "retry":
+                        self.unreachable = outcome.error
+                    client = None
+                    return outcome
+            await self._throttle()
+            try:
+                refused, _ = await client.sendmail(sender, recipients, message)
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+                if not isinstance(exc, (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused)):
+                    await _close(client)
+                    client = None
+                else:
+                    await _reset(client)
+                return classify(exc)
+            refused_text = {addr: f"{r.code} {r.message}" for addr, r in refused.items()}
+            accepted = [r for r in recipients if r not in refused]
+            return Outcome("sent", None, refused_text, accepted)
+        finally:
+            self._idle.put_nowait(client)
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            client = self._idle.get_nowait()
+            if client is not None:
+                await _close(client)
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    try:
+        await client.rset()
+    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+        await _close(client)
+
+
+async def _close(client: aiosmtplib.SMTP) -> None:
+    try:
+        await client.quit()
+    except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError):
+        client.close()

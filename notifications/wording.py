@@ -1,0 +1,60 @@
+"""How dates, durations and addressees are written in Vietnamese administrative style."""
+
+from __future__ import annotations
+
+from datetime import date
+
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+
+
+def dmy(day: date | None) -> str:
+    return f"{day:%d/%m/%Y}" if day else ""
+
+
+def weekday_date(day: date) -> str:
+    """``Thứ Năm, ngày 31/12/2020``."""
+    return f"{WEEKDAYS[day.weekday()]}, ngày {day:%d/%m/%Y}"
+
+
+def long_date(day: date) -> str:
+    """``ngày 30 tháng 11 năm 2020``, as in a document's date line.
+
+    Decree 30/2020/NĐ-CP: days below 10 and the months 1 and 2 take a leading zero.
+    """
+    month = f"{day.month:02d}" if day.month <= 2 else str(day.month)
+    return f"ngày {day.day:02d} tháng {month} năm {day.year}"
+
+
+def days_phrase(overdue: int) -> str:
+    """Working days left (negative) or overdue (positive), in words."""
+    if overdue > 0:
+        return f"đã quá hạn {overdue} ngày làm việc"
+    if overdue == 0:
+        return "đến hạn trong hôm nay"
+    return f"còn {-overdue} ngày làm việc"
+
+
+def honorific(name: str) -> str:
+    """How a letter addresses an agency in the second person: Quý Sở, Quý Ban, …"""
+    for prefix, word in (("Sở ", "Quý Sở"), ("Ban ", "Quý Ban"), ("Văn phòng", "Quý Văn phòng"),
+                         ("Cục ", "Quý Cục"), ("Ủy ban", "Quý Ủy ban"), ("UBND", "Quý Ủy ban")):
+        if name.startswith(prefix):
+            return word
+    return "Quý đơn vị"
+
+
+def one_line(text: str) -> str:
+    """Text safe for a mail header: no CR, LF or other line breaks, spaces folded."""
+    return " ".join(str(text).split())
+
+
+RUNG_LABELS = {
+    "notice": "Thư giao nhiệm vụ",
+    "reminder": "Thư nhắc hạn",
+    "due-soon": "Thư báo sắp đến hạn",
+    "overdue": "Thư đôn đốc",
+    "escalation": "Báo cáo Thủ trưởng đơn vị chủ trì",
+    "report-up": "Báo cáo Văn phòng UBND tỉnh",
+    "digest": "Tổng hợp hằng ngày",
+    "closed": "Thông báo kết thúc",
+}

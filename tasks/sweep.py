@@ -1,0 +1,41 @@
+"""Tasks of a sweep: tidy and plan, dispatch in batches, refresh status artifacts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import task
+
+from models.db import open_database, transaction
+from models.planning import mail_domain, plan_digests
+from models.settings import get_settings
+from models.timerules import TimeRules
+from notifications import outbox
+from notifications.dispatch import dispatch_batch
+
+
+@task(name="prepare-sweep")
+def prepare_sweep(now: datetime) -> dict:
+    """Cancel rows that must not go out and plan today's digests."""
+    settings = get_settings()
+    rules = TimeRules.from_settings(settings)
+    with transaction(settings) as session:
+        cancelled = outbox.tidy(session, now=now)
+        digests = plan_digests(session, now=now, rules=rules, domain=mail_domain(settings.mail_from))
+    return {"cancelled": cancelled, "digests": digests}
+
+
+@task(name="dispatch-batch")
+def dispatch(now: datetime, limit: int | None = None) -> dict:
+    """Claim a batch of due notifications, send them over SMTP and record each outcome."""
+    settings = get_settings()
+    rules = TimeRules.from_settings(settings)
+    result = dispatch_batch(open_database(settings.database_url), now=now, settings=settings, rules=rules,
+                            links=reply_links(settings), limit=limit)
+    return {"claimed": result.claimed, "counts": dict(result.counts), "sent": result.sent,
+            "limit": limit or settings.batch_size}
+
+
+def reply_links(settings):
+    """The link maker for reply pages; none until the reply web app exists."""
+    return None
