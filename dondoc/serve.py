@@ -6,6 +6,7 @@ import signal
 import threading
 from collections.abc import Callable
 
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -34,7 +35,8 @@ def sweep_job() -> None:
 
 def build_scheduler(settings: Settings) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=settings.database_url, tablename=JOB_TABLE)},
+        jobstores={"default": SQLAlchemyJobStore(url=settings.database_url, tablename=JOB_TABLE),
+                   "once": MemoryJobStore()},
         timezone=settings.tz,
         job_defaults={"coalesce": True, "max_instances": 1},
     )
@@ -48,13 +50,18 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
 
 
 def run_clock(*, on_started: Callable[[], None] | None = None, stop: threading.Event | None = None) -> None:
-    """Sweep once now (catching up on anything missed), then tick until Ctrl-C or SIGTERM."""
+    """Sweep once now (catching up on anything missed), then tick until Ctrl-C or SIGTERM.
+
+    Shutting down waits for a sweep in progress to finish.
+    """
     settings = get_settings()
     stop = stop or threading.Event()
     scheduler = build_scheduler(settings)
     previous = _install_signals(stop)
     try:
-        sweep_job()
+        # The catch-up sweep runs on a scheduler thread like every other sweep: Prefect takes over
+        # SIGTERM in the main thread while a flow runs there, and serve must keep it to stop cleanly.
+        scheduler.add_job(sweep_job, id="sweep-startup", name="quét khi khởi động", jobstore="once")
         scheduler.start()
         if on_started:
             on_started()

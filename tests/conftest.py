@@ -53,3 +53,38 @@ def workspace(tmp_path) -> Path:
     target = tmp_path / "directives"
     shutil.copytree(ROOT / "directives", target)
     return target
+
+
+@pytest.fixture
+def smtp(tmp_path, monkeypatch):
+    """A real aiosmtpd server keeping mail in a Maildir; DONDOC_SMTP_* point at it."""
+    from dondoc.mailbox import Faults, read_messages, start_mailbox
+
+    faults = Faults()
+    maildir = tmp_path / "maildir"
+    controller = start_mailbox(maildir, faults=faults)
+    monkeypatch.setenv("DONDOC_SMTP_HOST", controller.hostname)
+    monkeypatch.setenv("DONDOC_SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("DONDOC_SMTP_TIMEOUT", "5")
+
+    class Server:
+        def __init__(self):
+            self.controller, self.faults, self.maildir = controller, faults, maildir
+            self.running = True
+
+        def messages(self):
+            return read_messages(maildir)
+
+        def stop(self):
+            self.controller.stop()
+            self.running = False
+
+        def start(self):
+            """A stopped aiosmtpd controller cannot restart: start a new one on the same port."""
+            self.controller = start_mailbox(maildir, port=controller.port, faults=faults)
+            self.running = True
+
+    server = Server()
+    yield server
+    if server.running:
+        server.controller.stop()

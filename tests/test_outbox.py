@@ -1,0 +1,223 @@
+"""The outbox against a real database and a real aiosmtpd server: nothing twice, nothing lost."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import select
+
+from models.db import open_database, transaction
+from models.launch import launch_directive
+from models.loader import load_directive_file
+from models.planning import plan_digests
+from models.settings import get_settings
+from models.tables import Notification
+from models.timerules import TimeRules
+from models.updates import extend_assignment, record_update
+from notifications.dispatch import dispatch_batch
+from notifications import outbox
+from tests.conftest import SEED
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+RULES = TimeRules()
+SLUG = "2550-stttt-bctt"
+
+
+def at(y, m, d, h=8, minute=0):
+    return datetime(y, m, d, h, minute, tzinfo=TZ)
+
+
+def launch(path=SEED, now=at(2020, 11, 30, 9)):
+    with transaction() as session:
+        launch_directive(session, loaded=load_directive_file(path), now=now, rules=RULES, actor="t")
+
+
+def sweep(now):
+    settings = get_settings()
+    with transaction() as session:
+        outbox.tidy(session, now=now)
+        plan_digests(session, now=now, rules=RULES, domain="localhost")
+    total = {"sent": 0, "failed": 0, "retrying": 0}
+    while True:
+        result = dispatch_batch(open_database(settings.database_url), now=now, settings=settings, rules=RULES)
+        for k, v in result.counts.items():
+            total[k] += v
+        if result.claimed < settings.batch_size:
+            return total
+
+
+def rows(**where):
+    with transaction() as session:
+        query = select(Notification)
+        for name, value in where.items():
+            query = query.where(getattr(Notification, name) == value)
+        return session.exec(query.order_by(Notification.due_at, Notification.id)).all()
+
+
+def headers(messages, name):
+    return [str(m[name]) for m in messages]
+
+
+def test_launch_plans_each_assignment_ladder_in_the_same_transaction(database):
+    launch()
+    planned = rows(state="pending")
+    assert len([r for r in planned if r.rung == "notice"]) == 5
+    assert {r.rung for r in planned} == {"notice", "reminder", "due-soon", "overdue", "escalation", "report-up"}
+    assert len({r.key for r in planned}) == len(planned) and len({r.message_id for r in planned}) == len(planned)
+
+
+def test_a_refused_launch_plans_nothing(database):
+    launch()
+    with pytest.raises(Exception), transaction() as session:
+        launch_directive(session, loaded=load_directive_file(SEED), now=at(2020, 12, 1), rules=RULES, actor="t")
+    assert len(rows(rung="notice")) == 5
+
+
+def test_same_sweep_twice_sends_nothing_twice(database, smtp):
+    launch()
+    first = sweep(at(2020, 11, 30, 9, 5))
+    second = sweep(at(2020, 11, 30, 9, 5))
+    assert first["sent"] == 5 and second["sent"] == 0
+    messages = smtp.messages()
+    assert len(messages) == 5 and len(set(headers(messages, "Message-ID"))) == 5
+
+
+def test_headers_and_date_follow_the_sweep_clock(database, smtp):
+    launch()
+    sweep(at(2020, 11, 30, 9, 5))
+    message = next(m for m in smtp.messages() if str(m["X-Dondoc-Assignment"]) == "permit-review")
+    assert str(message["X-Dondoc-Directive"]) == SLUG
+    assert str(message["X-Dondoc-Rung"]) == "notice"
+    assert message["Date"].datetime == at(2020, 11, 30, 9, 5)
+    assert "2550/STTTT-BCTT" in str(message["Subject"]) and "Rà soát vướng mắc" in str(message["Subject"])
+    text = message.get_body(("plain",)).get_content()
+    for words in ("Kính gửi: Sở Xây dựng", "Quý Sở", "Thứ Năm, ngày 31/12/2020", "ngày làm việc",
+                  "văn bản số 2550/STTTT-BCTT ngày 30/11/2020", "KT. GIÁM ĐỐC", "Hồ Văn Dân", "những những khó khăn"):
+        assert words in text, words
+    calendars = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    assert len(calendars) == 1 and "DTSTART;VALUE=DATE:20201231" in calendars[0].get_content()
+
+
+def test_smtp_down_loses_nothing_and_the_next_sweep_sends_all(database, smtp, monkeypatch):
+    launch()
+    smtp.stop()
+    down = sweep(at(2020, 11, 30, 9, 5))
+    assert down == {"sent": 0, "failed": 0, "retrying": 5}
+    assert all(r.state == "pending" and r.last_error for r in rows(rung="notice"))
+    smtp.start()
+    later = sweep(at(2020, 11, 30, 10, 0))
+    assert later["sent"] == 5 and len(smtp.messages()) == 5
+
+
+def test_421_then_recovery_is_retried(database, smtp):
+    launch()
+    smtp.faults.data_replies[:] = ["421 4.3.2 Service not available, try later", "451 4.3.0 Local error"]
+    first = sweep(at(2020, 11, 30, 9, 5))
+    assert first["retrying"] == 2 and first["sent"] == 3
+    second = sweep(at(2020, 11, 30, 9, 30))
+    assert second["sent"] == 2
+    assert len({str(m["Message-ID"]) for m in smtp.messages()}) == 5
+
+
+def test_550_for_one_recipient_fails_that_row_only(database, smtp):
+    launch()
+    smtp.faults.refuse["stnmt@longan.example.com"] = "550 5.1.1 No such user"
+    result = sweep(at(2020, 11, 30, 9, 5))
+    assert result == {"sent": 4, "failed": 1, "retrying": 0}
+    failed = rows(state="failed")
+    assert len(failed) == 1 and "550" in failed[0].last_error
+    # The coordinator is told: the next digest lists the failure.
+    sweep(at(2020, 12, 1, 8, 0))
+    digest = next(m for m in smtp.messages() if str(m["X-Dondoc-Rung"]) == "digest")
+    assert "550" in digest.get_body(("plain",)).get_content()
+
+
+def test_response_before_a_rung_cancels_it(database, smtp):
+    launch()
+    with transaction() as session:
+        record_update(session, slug=SLUG, key="permit-review", status="done", now=at(2020, 12, 23, 15),
+                      rules=RULES, actor="sxd", evidence="15/SXD-QLXD")
+    sweep(at(2020, 12, 24, 8, 0))
+    reminders = [m for m in smtp.messages() if str(m["X-Dondoc-Rung"]) == "reminder"]
+    assert {str(m["X-Dondoc-Assignment"]) for m in reminders} == {"land-use-conversion", "industrial-park-access", "network-transition"}
+    assert all(r.state == "cancelled" for r in rows() if r.rung != "notice" and r.key.split("/")[1] == "permit-review")
+
+
+def test_extension_replans_the_ladder(database):
+    launch()
+    with transaction() as session:
+        extend_assignment(session, slug=SLUG, key="network-transition", until=date(2021, 1, 15), reason="Chờ Bộ",
+                          now=at(2020, 12, 22, 10), rules=RULES, actor="c")
+    live = {r.rung: r.on for r in rows(state="pending") if "/network-transition/" in r.key}
+    assert live["reminder"] == date(2021, 1, 8) and live["overdue"] == date(2021, 1, 18)
+    cancelled = [r for r in rows(state="cancelled") if "/network-transition/" in r.key]
+    assert {r.on for r in cancelled if r.rung == "reminder"} == {date(2020, 12, 24)}
+
+
+def test_closed_directive_sends_only_its_closing_notice(database, smtp):
+    launch()
+    sweep(at(2020, 11, 30, 9, 5))
+    with transaction() as session:
+        record_update(session, slug=SLUG, key="annual-plan", status="done", now=at(2020, 12, 2, 10),
+                      rules=RULES, actor="stttt", evidence="1/KH-STTTT")
+    sweep(at(2021, 1, 8, 8, 0))
+    rungs = headers(smtp.messages(), "X-Dondoc-Rung")
+    assert rungs.count("closed") == 1 and rungs.count("notice") == 5 and set(rungs) == {"notice", "closed"}
+    closed = next(m for m in smtp.messages() if str(m["X-Dondoc-Rung"]) == "closed")
+    assert "X-Dondoc-Assignment" not in closed
+    assert "sxd@longan.example.com" in str(closed["To"])
+
+
+def test_repeating_report_up_is_planned_one_at_a_time(database, smtp):
+    launch()
+    for day in (date(2021, 1, 8), date(2021, 1, 15)):
+        sweep(datetime.combine(day, datetime.min.time().replace(hour=8), tzinfo=TZ))
+    reports = [r for r in rows(rung="report-up") if "/permit-review/" in r.key]
+    assert [(r.on, r.state) for r in reports] == [
+        (date(2021, 1, 8), "sent"), (date(2021, 1, 15), "sent"), (date(2021, 1, 22), "pending")]
+
+
+def test_one_digest_per_working_day(database, smtp):
+    launch()
+    for moment in (at(2020, 12, 1, 8), at(2020, 12, 1, 8, 15), at(2020, 12, 5, 8)):  # 05/12 is a Saturday
+        sweep(moment)
+    assert headers(smtp.messages(), "X-Dondoc-Rung").count("digest") == 1
+
+
+def test_html_is_escaped_and_headers_never_split(database, smtp, workspace):
+    evil = workspace / "evil.yaml"
+    text = SEED.read_text(encoding="utf-8").replace(
+        "title: Rà soát vướng mắc trong cấp phép xây dựng trạm BTS",
+        'title: "<script>alert(1)</script>\\r\\nBcc: victim@example.org"')
+    evil.write_text(text, encoding="utf-8")
+    launch(evil)
+    sweep(at(2020, 11, 30, 9, 5))
+    sweep(at(2020, 12, 1, 8, 0))  # the digest lists every title too
+    for message in smtp.messages():
+        assert "Bcc" not in message and "victim@example.org" not in str(message["To"])
+        for name, value in message.items():
+            assert "\r" not in str(value) and "\n" not in str(value), name
+        html = message.get_body(("html",)).get_content()
+        assert "<script>" not in html
+    target = next(m for m in smtp.messages() if str(m["X-Dondoc-Assignment"]) == "permit-review")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in target.get_body(("html",)).get_content()
+    assert str(target["Subject"]).startswith("[2550/STTTT-BCTT] Giao nhiệm vụ: <script>alert(1)</script> Bcc: victim@example.org")
+
+
+def test_recipients_are_resolved_when_sent(database, smtp, workspace):
+    launch()
+    registry = workspace / "agencies" / "long-an.yaml"
+    registry.write_text(registry.read_text(encoding="utf-8").replace("sxd@longan.example.com", "vanthu.sxd@longan.example.com"),
+                        encoding="utf-8")
+    from models.launch import upsert_registry
+    from models.loader import load_registry
+
+    with transaction() as session:
+        upsert_registry(session, registry=load_registry(registry), source=str(registry), now=at(2020, 11, 30, 9, 1))
+    sweep(at(2020, 11, 30, 9, 5))
+    permit = next(m for m in smtp.messages() if str(m["X-Dondoc-Assignment"]) == "permit-review")
+    assert "vanthu.sxd@longan.example.com" in str(permit["To"])
+    row = next(r for r in rows(rung="notice") if "/permit-review/" in r.key)
+    assert row.recipients["to"] == ["vanthu.sxd@longan.example.com"]
