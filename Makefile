@@ -1,5 +1,5 @@
 # Two entry points, both from a fresh clone with only Python 3.11+ and make:
-#   make demo   install, then launch the Long An directive on a fresh SQLite database and print its status
+#   make demo   install, then run the Long An campaign (dondoc demo) on a fresh database and a local mailbox
 #   make test   install, then run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -19,11 +19,7 @@ $(BIN)/dondoc: pyproject.toml
 install: $(BIN)/dondoc
 
 demo: install
-	@mkdir -p $(STATE)
-	@rm -f $(STATE)/demo.db
-	DONDOC_DATABASE_URL=sqlite:///$(STATE)/demo.db $(BIN)/dondoc launch directives/2550-STTTT-BCTT.yaml --now 2020-11-30T09:00+07:00
-	DONDOC_DATABASE_URL=sqlite:///$(STATE)/demo.db $(BIN)/dondoc status 2550-stttt-bctt --now 2021-01-05T09:00+07:00
-	@echo "Prefect UI with these runs: make ui, then open http://127.0.0.1:4200/runs"
+	$(BIN)/dondoc demo --output $(STATE)/demo
 
 test: install
 	$(BIN)/pytest

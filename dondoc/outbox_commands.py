@@ -85,12 +85,14 @@ def outbox(
         return
     table = Table(title="Hộp thư đi" + (f" — {slug}" if slug else ""), title_justify="left",
                   caption="Người nhận trong ngoặc là nhóm, được xác định từ danh mục lúc gửi.", caption_justify="left")
-    for header in ("Giờ gửi", "Bậc", "Nhiệm vụ", "Người nhận", "Trạng thái", "Message-ID"):
+    table.add_column("Giờ gửi", no_wrap=True)
+    table.add_column("Bậc", no_wrap=True)
+    for header in ("Nhiệm vụ", "Người nhận", "Trạng thái", "Message-ID"):
         table.add_column(header, overflow="fold")
     for item in items:
         recipients = ", ".join(item["recipients"]["to"]) + (f"; cc {', '.join(item['recipients']['cc'])}" if item["recipients"]["cc"] else "")
         status = STATE_LABELS[item["state"]] + (f" ({item['error']})" if item["state"] == "failed" and item["error"] else "")
-        table.add_row(datetime.fromisoformat(item["due_at"]).strftime("%d/%m/%Y %H:%M"), RUNG_LABELS.get(item["rung"], item["rung"]),
+        table.add_row(datetime.fromisoformat(item["due_at"]).strftime("%d/%m/%Y %H:%M"), item["rung"],
                       item["assignment"] or "—", recipients, status, item["message_id"])
     out.print(table)
 

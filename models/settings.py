@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for the SMTP server.")
-    smtp_connections: int = Field(default=2, ge=1, le=32, description="SMTP connections reused by one dispatcher.")
+    smtp_connections: int = Field(default=4, ge=1, le=32, description="SMTP connections reused by one dispatcher.")
     smtp_rate: int = Field(default=0, ge=0, description="Messages per minute; 0 means no limit.")
     mail_from: str = Field(default="dondoc@localhost", description="Envelope and header sender address.")
 

@@ -1,12 +1,21 @@
-"""Turning a prepared outbox row into an e-mail message."""
+"""Turning a prepared outbox row into the bytes of an e-mail message.
+
+Built with the email package's compat32 classes: they are several times
+faster than ``EmailMessage`` (whose header registry dominated the send path,
+~8 ms a message here) and ``email.header.Header`` splits a long Vietnamese
+subject into encoded words that keep their spaces. The modern folder loses the
+space between two encoded words ("quá hạn" arrived as "quáhạn").
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from email.headerregistry import Address
 from email import policy
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.charset import QP, Charset
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr
 
 from notifications.context import Prepared
 from notifications.ics import due_date_calendar
@@ -14,47 +23,47 @@ from notifications.recipients import Person
 from notifications.templating import render
 from notifications.wording import one_line
 
-
-# CPython's header folder drops the space between two encoded words when it folds
-# a long Vietnamese subject at 78 columns ("quá hạn" arrives as "quáhạn"). Headers
-# are therefore written unfolded up to RFC 5322's hard limit of 998 characters.
-WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
+WIRE_POLICY = policy.compat32.clone(linesep="\r\n")
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # readable in a raw mailbox, unlike base64
 
 
-def to_bytes(message: EmailMessage) -> bytes:
-    """The message as sent: CRLF line ends, headers folded only beyond 998 characters."""
-    return message.as_bytes(policy=WIRE_POLICY)
+def _addresses(people: list[Person]) -> str:
+    return ", ".join(formataddr((one_line(p.name), p.email), charset="utf-8") for p in people)
 
 
-def address(person: Person) -> Address:
-    local, _, domain = person.email.rpartition("@")
-    return Address(display_name=one_line(person.name), username=local, domain=domain)
+def _text(body: str, subtype: str) -> MIMEText:
+    return MIMEText(body, subtype, _UTF8_QP)
 
 
-def compose(prepared: Prepared, *, mail_from: str, sender_name: str, now: datetime, domain: str) -> EmailMessage:
+def compose(prepared: Prepared, *, mail_from: str, sender_name: str, now: datetime, domain: str) -> bytes:
+    """The message as sent: multipart/alternative text and HTML, plus the .ics for notices and reminders."""
     subject, text, html = render(prepared.template, prepared.context)
-    msg = EmailMessage()
-    local, _, host = mail_from.rpartition("@")
-    msg["From"] = Address(display_name=one_line(sender_name), username=local, domain=host)
-    msg["To"] = [address(p) for p in prepared.to]
+    body = MIMEMultipart("alternative")
+    body.attach(_text(text, "plain"))
+    body.attach(_text(html, "html"))
+    msg = body
+    if prepared.calendar:
+        msg = MIMEMultipart("mixed")
+        msg.attach(body)
+        ics = _text(due_date_calendar(prepared.calendar, now=now, domain=domain).decode("utf-8"), "calendar")
+        ics.set_param("method", "PUBLISH")
+        ics.add_header("Content-Disposition", "attachment", filename="han-xu-ly.ics")
+        msg.attach(ics)
+    msg["From"] = formataddr((one_line(sender_name), mail_from), charset="utf-8")
+    msg["To"] = _addresses(prepared.to)
     if prepared.cc:
-        msg["Cc"] = [address(p) for p in prepared.cc]
+        msg["Cc"] = _addresses(prepared.cc)
     issuer_email = prepared.context["directive"]["issuer_email"]
     if issuer_email:
         msg["Reply-To"] = issuer_email
-    msg["Subject"] = one_line(subject)
+    msg["Subject"] = Header(one_line(subject), "utf-8")
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = prepared.message_id
     msg["Auto-Submitted"] = "auto-generated"
+    msg["MIME-Version"] = "1.0"
     msg["X-Dondoc-Directive"] = prepared.slug
     if prepared.assignment_key:
         msg["X-Dondoc-Assignment"] = prepared.assignment_key
     msg["X-Dondoc-Rung"] = prepared.rung
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
-    if prepared.calendar:
-        msg.add_attachment(
-            due_date_calendar(prepared.calendar, now=now, domain=domain).decode("utf-8"),
-            subtype="calendar", filename="han-xu-ly.ics", params={"method": "PUBLISH"},
-        )
-    return msg
+    return msg.as_bytes(policy=WIRE_POLICY)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,7 +17,7 @@ from models.planning import mail_domain
 from models.settings import Settings
 from models.timerules import TimeRules
 from notifications import outbox
-from notifications.compose import compose, to_bytes
+from notifications.compose import compose
 from notifications.context import BatchContext, LinkMaker, Prepared
 from notifications.smtp import Mailer, Outcome
 
@@ -44,39 +46,67 @@ def dispatch_batch(engine, *, now: datetime, settings: Settings, rules: TimeRule
         rows = outbox.load(session, ids)
         batch = BatchContext(session, rows, now=now, rules=rules, links=links)
         prepared = [batch.prepare(row) for row in rows]
-        senders = {p.row_id: batch.directive_view(batch.directives[row.directive_id])["issuer_name"]
-                   for p, row in zip(prepared, rows)}
-    messages = [
-        (p, to_bytes(compose(p, mail_from=settings.mail_from, sender_name=senders[p.row_id], now=now, domain=domain)))
-        for p in prepared if p.to
-    ]
-    nobody = [p for p in prepared if not p.to]
-    asyncio.run(_send_all(messages, settings, engine, now=now, rules=rules, domain=domain, result=result))
-    with session_scope(engine) as session:
-        for p in nobody:
-            row = session.get(outbox.Notification, p.row_id)
-            result.counts[outbox.mark_failed(session, row, error="không xác định được người nhận")] += 1
+        senders = {p.row_id: p.context["directive"]["issuer_name"] for p in prepared}
+    asyncio.run(_pipeline(prepared, senders, settings, engine, now=now, rules=rules, domain=domain, result=result))
     return result
 
 
-async def _send_all(messages: list[tuple[Prepared, bytes]], settings: Settings, engine, *, now: datetime,
+async def _pipeline(prepared: list[Prepared], senders: dict[int, str], settings: Settings, engine, *, now: datetime,
                     rules: TimeRules, domain: str, result: BatchResult) -> None:
+    """Compose on one thread while the event loop sends and a second thread records outcomes.
+
+    The local SMTP server, not dondoc, should be what limits the rate: composing
+    (~1 ms a message) and recording overlap with waiting for the server's replies.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue(maxsize=64)
     mailer = Mailer(settings)
-    try:
-        for start in range(0, len(messages), CHUNK):
-            chunk = messages[start:start + CHUNK]
-            outcomes = await asyncio.gather(
-                *(mailer.send(msg, settings.mail_from, [p.email for p in prepared.to + prepared.cc])
-                  for prepared, msg in chunk)
-            )
-            _record(engine, chunk, outcomes, now=now, rules=rules, domain=domain, settings=settings, result=result)
-    finally:
-        await mailer.close()
+    finished: list[tuple[Prepared, Outcome]] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="compose") as composer, \
+            ThreadPoolExecutor(1, thread_name_prefix="record") as recorder:
+
+        def produce() -> None:
+            for p in prepared:
+                try:
+                    item = (p, compose(p, mail_from=settings.mail_from, sender_name=senders[p.row_id], now=now,
+                                       domain=domain) if p.to else None)
+                except Exception as exc:  # noqa: BLE001 - one bad row must not stop the batch
+                    item = (p, Outcome("failed", f"không tạo được thư: {type(exc).__name__}: {exc}"))
+                asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+
+        async def flush(force: bool = False) -> None:
+            if finished and (force or len(finished) >= CHUNK):
+                chunk = finished[:]
+                finished.clear()
+                await loop.run_in_executor(recorder, partial(_record, engine, chunk, now=now, rules=rules,
+                                                             domain=domain, settings=settings, result=result))
+
+        async def send_loop() -> None:
+            while (item := await queue.get()) is not None:
+                p, data = item
+                if data is None:
+                    outcome = Outcome("failed", "không xác định được người nhận")
+                elif isinstance(data, Outcome):
+                    outcome = data
+                else:
+                    outcome = await mailer.send(data, settings.mail_from, [x.email for x in p.to + p.cc])
+                finished.append((p, outcome))
+                await flush()
+
+        try:
+            workers = [asyncio.create_task(send_loop()) for _ in range(settings.smtp_connections)]
+            await loop.run_in_executor(composer, produce)
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
+            await flush(force=True)
+        finally:
+            await mailer.close()
 
 
-def _record(engine, chunk, outcomes: list[Outcome], *, now, rules, domain, settings, result: BatchResult) -> None:
+def _record(engine, chunk: list[tuple[Prepared, Outcome]], *, now, rules, domain, settings, result: BatchResult) -> None:
     with session_scope(engine) as session:
-        for (prepared, _msg), outcome in zip(chunk, outcomes):
+        for prepared, outcome in chunk:
             row = session.get(outbox.Notification, prepared.row_id)
             if outcome.state == "sent":
                 recipients = {"to": [p.email for p in prepared.to], "cc": [p.email for p in prepared.cc]}

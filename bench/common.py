@@ -1,0 +1,119 @@
+"""Shared pieces of the benchmarks: synthetic directives, a Prefect server, a mailbox process, timing."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+REGISTRY = ROOT / "directives" / "agencies" / "long-an.yaml"
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+LEADS = ["sxd", "stnmt", "sct", "bqlkkt", "stttt"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_directives(folder: Path, count: int, assignments: int, *, issued: date = date(2020, 11, 30),
+                     due: date = date(2020, 12, 31), prefix: str = "B") -> list[Path]:
+    """``count`` directive files of ``assignments`` assignments each, sharing a copy of the Long An registry."""
+    (folder / "agencies").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REGISTRY, folder / "agencies" / "long-an.yaml")
+    paths = []
+    for i in range(count):
+        lines = [
+            f"number: {i + 1}/{prefix}-STTTT", f"issued_on: {issued}", "issuer: stttt",
+            f"subject: Văn bản thử nghiệm số {i + 1}", "place: Long An", "registry: agencies/long-an.yaml",
+            "assignments:",
+        ]
+        for j in range(assignments):
+            lines += [
+                f"  - key: a{j + 1}", f"    title: Nhiệm vụ thử nghiệm {j + 1}",
+                f"    action: Thực hiện nhiệm vụ thử nghiệm số {j + 1} của văn bản {i + 1}.",
+                f"    leads: [{LEADS[j % len(LEADS)]}]", "    supporting: [viettel]",
+                f"    due: {due + timedelta(days=j % 20)}",
+            ]
+        path = folder / f"d{i + 1:05d}.yaml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def wait_http(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+@contextlib.contextmanager
+def prefect_server(home: Path | None = None, database_url: str | None = None) -> Iterator[str]:
+    """A real `prefect server start` in a subprocess; yields its API URL."""
+    home = home or Path(tempfile.mkdtemp(prefix="bench-prefect-"))
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    if database_url:
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
+    env.pop("PREFECT_API_URL", None)
+    prefect = str(Path(sys.executable).parent / "prefect")
+    log = open(home / "server.log", "w")
+    process = subprocess.Popen([prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/api/health")
+        yield f"http://127.0.0.1:{port}/api"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@contextlib.contextmanager
+def mailbox_process(maildir: Path) -> Iterator[int]:
+    """`dondoc mailbox` in its own process, so the sender and the server do not share a GIL."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "dondoc", "mailbox", "--port", str(port), "--maildir", str(maildir)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    try:
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def at(y: int, m: int, d: int, h: int = 8, minute: int = 0) -> datetime:
+    return datetime(y, m, d, h, minute, tzinfo=TZ)
+
+
+def report(name: str, figures: dict) -> None:
+    """Print the figures as one JSON line (for the README table) and as text."""
+    print(json.dumps({"bench": name, **figures}, ensure_ascii=False))
