@@ -158,6 +158,14 @@ def _directive_rules(source: Source, data: dict[str, Any], codes: set[str] | Non
         first = keys[cycle[0]]
         problems.append(source.problem(["assignments", first, "depends_on"], "phụ thuộc vòng tròn: " + " → ".join([*cycle, cycle[0]])))
 
+    seen_rungs: dict[str, int] = {}
+    for i, rung in enumerate(_list(data.get("ladder"))):
+        name = rung.get("rung") if isinstance(rung, dict) else None
+        if isinstance(name, str):
+            if name in seen_rungs:
+                problems.append(source.problem(["ladder", i, "rung"], f"bậc {name!r} đã có ở ladder[{seen_rungs[name]}]"))
+            seen_rungs.setdefault(name, i)
+
     milestone = data.get("milestone")
     if isinstance(milestone, str) and keys and milestone not in keys:
         problems.append(source.problem(["milestone"], f"mốc hoàn thành {milestone!r} không phải là khóa của nhiệm vụ nào"))

@@ -140,3 +140,23 @@ def test_non_mapping_document_is_refused(workspace):
 def test_error_text_names_file_line_and_field(workspace):
     found = problems(MINIMAL.replace("leads: [sxd]", "leads: [nobody]"), workspace)
     assert str(found[0]).startswith("test.yaml:11: assignments[0].leads[0]:")
+
+
+def test_ladder_is_validated_like_the_rest(workspace):
+    text = MINIMAL + textwrap.dedent("""\
+        ladder:
+          - {rung: notice, offset: launch, to: [leads]}
+          - {rung: reminder, offset: -3, to: [leads], cc: [everyone]}
+          - {rung: reminder, offset: -1, to: [leads]}
+          - {rung: report-up, offset: launch, repeat: 5, to: [provincial-office]}
+    """)
+    found = problems(text, workspace)
+    paths = {p.path: p for p in found}
+    assert set(paths) == {"ladder[1].cc[0]", "ladder[2].rung", "ladder[3]"}
+    assert paths["ladder[2].rung"].line == 16 and "đã có" in paths["ladder[2].rung"].message
+
+
+def test_custom_ladder_loads(workspace):
+    text = MINIMAL + "ladder:\n  - {rung: notice, offset: launch, to: [leads], cc: [director]}\n  - {rung: overdue, offset: 2, repeat: 3, to: [lead-heads]}\n"
+    ladder = load(text, workspace).directive.ladder
+    assert [(r.rung, r.offset, r.repeat) for r in ladder] == [("notice", "launch", None), ("overdue", 2, 3)]
