@@ -17,6 +17,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from dondoc.mailbox import wait_for_port
+
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = ROOT / "directives" / "agencies" / "long-an.yaml"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -97,12 +99,7 @@ def mailbox_process(maildir: Path) -> Iterator[int]:
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "dondoc", "mailbox", "--port", str(port), "--maildir", str(maildir)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.2)
+    wait_for_port(port)
     try:
         yield port
     finally:

@@ -7,12 +7,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from email.message import EmailMessage
 
 import aiosmtplib
 
-from dondoc.mailbox import free_port, read_messages
+from dondoc.mailbox import free_port, read_messages, wait_for_port
 
 
 def test_mailbox_keeps_and_prints_each_message(tmp_path):
@@ -21,12 +20,7 @@ def test_mailbox_keeps_and_prints_each_message(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "dondoc", "mailbox", "--port", str(port), "--maildir", str(maildir)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.2)
+        wait_for_port(port)
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = "a@example.com", "sxd@longan.example.com", "Nhắc hạn"
         message["X-Dondoc-Rung"] = "reminder"
