@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     smtp_rate: int = Field(default=0, ge=0, description="Messages per minute; 0 means no limit.")
     mail_from: str = Field(default="dondoc@localhost", description="Envelope and header sender address.")
 
+    public_url: str = Field(default="http://127.0.0.1:8080", description="Base URL of the reply pages in e-mails.")
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs reply links and forms. Unset: a random key kept in DONDOC_STATE_DIR/secret.key."
+    )
+    link_days: int = Field(default=60, ge=1, le=3650, description="Days a reply link stays valid.")
+    state_dir: str = Field(default=".dondoc", description="Where the generated secret and uploads are kept.")
+    upload_max_mb: float = Field(default=10.0, gt=0, le=200, description="Largest reply document accepted, in MB.")
+
     sweep_minutes: int = Field(default=15, ge=1, le=1440)
     batch_size: int = Field(default=500, ge=1, le=10000, description="Notifications claimed per dispatch task.")
     claim_timeout_seconds: int = Field(

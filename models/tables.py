@@ -134,3 +134,20 @@ class Notification(SQLModel, table=True):
     recipients: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     last_error: str | None = None
     created_at: datetime = _instant()
+
+
+class ExtensionRequest(SQLModel, table=True):
+    """An agency's request for more time, and the coordinator's decision on it."""
+
+    __tablename__ = "extension_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    agency_code: str = Field(foreign_key="agency.code", max_length=32)
+    requested_at: datetime = _instant()
+    until: date
+    reason: str
+    state: str = Field(default="pending", max_length=16)  # pending | approved | rejected | withdrawn
+    decided_at: datetime | None = _instant(default=None)
+    decided_by: str | None = Field(default=None, max_length=200)
+    decision_reason: str | None = None
