@@ -70,6 +70,12 @@ class Reported(str, Enum):
     done = "done"
 
 
+class ReportFormat(str, Enum):
+    md = "md"
+    html = "html"
+    docx = "docx"
+
+
 def prefect_quietly() -> None:
     """Prefect's logs belong in its UI, not on a coordinator's terminal.
 

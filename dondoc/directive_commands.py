@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from dondoc import render
-from dondoc.app import JsonOption, NowOption, Reported, app, err, out, prefect_quietly, print_json
+from dondoc.app import JsonOption, NowOption, ReportFormat, Reported, app, err, out, prefect_quietly, print_json
 from dondoc.timeargs import parse_date, parse_now, split_target
 from models.db import rehearsal, transaction
 from models.launch import launch_directive as launch_directive_rows
@@ -17,7 +17,8 @@ from models.loader import load_directive_file, load_registry
 from models.queries import events_of, get_assignment, get_directive, list_directives, status_rows
 from models.settings import get_settings
 from models.timerules import TimeRules
-from models.updates import extend_assignment as extend_rows
+from models.extensions import decide_extension as decide_rows
+from models.extensions import pending_requests
 from models.updates import record_update as record_rows
 
 
@@ -111,24 +112,78 @@ def record(
 @app.command()
 def extend(
     target: Annotated[str, typer.Argument(metavar="SLUG/KEY", help="Nhiệm vụ cần gia hạn.")],
-    until: Annotated[str, typer.Option("--until", help="Hạn mới (YYYY-MM-DD); rơi vào ngày nghỉ thì chuyển sang ngày làm việc kế tiếp.")],
-    reason: Annotated[str, typer.Option("--reason", help="Lý do gia hạn.")],
-    by: Annotated[str, typer.Option("--by", help="Người quyết định gia hạn.")] = "coordinator",
+    reason: Annotated[str, typer.Option("--reason", help="Lý do của quyết định.")],
+    until: Annotated[str | None, typer.Option("--until", help="Hạn mới (YYYY-MM-DD); rơi vào ngày nghỉ thì chuyển sang ngày làm việc kế tiếp. Bỏ trống: ngày cơ quan đề nghị.")] = None,
+    reject: Annotated[bool, typer.Option("--reject", help="Không đồng ý đề nghị gia hạn đang chờ.")] = False,
+    by: Annotated[str, typer.Option("--by", help="Người quyết định.")] = "coordinator",
     now: NowOption = None,
 ) -> None:
-    """Gia hạn một nhiệm vụ: dời hạn xử lý, giữ nguyên trạng thái."""
+    """Gia hạn một nhiệm vụ (duyệt đề nghị đang chờ, hoặc chủ động gia hạn), hoặc từ chối đề nghị (--reject).
+
+    Hạn mới được áp dụng, lịch nhắc được lập lại và cơ quan chủ trì được thông báo bằng thư.
+    """
     settings = get_settings()
     slug, key = split_target(target)
     moment = parse_now(now, settings.tz)
     new_due = parse_date(until, "--until")
+    if reject and new_due is not None:
+        raise typer.BadParameter("không dùng --until cùng --reject", param_hint="--until")
     with rehearsal(settings) as session:
-        extend_rows(session, slug=slug, key=key, until=new_due, reason=reason, now=moment,
+        decide_rows(session, slug=slug, key=key, approve=not reject, reason=reason, until=new_due, now=moment,
                     rules=TimeRules.from_settings(settings), actor=by)
     prefect_quietly()
-    from flows.record import extend_assignment
+    from flows.record import decide_extension
 
-    result = extend_assignment(slug=slug, key=key, until=new_due, reason=reason, actor=by, now=moment)
-    err.print(f"Đã gia hạn {slug}/{key}: {result['from']} → {result['due']}.")
+    result = decide_extension(slug=slug, key=key, approve=not reject, reason=reason, until=new_due, actor=by, now=moment)
+    if result["approved"]:
+        err.print(f"Đã gia hạn {slug}/{key}: {result['previous']} → {result['due']}; đã thông báo đơn vị chủ trì.")
+    else:
+        err.print(f"Đã từ chối đề nghị gia hạn {slug}/{key}; đã thông báo đơn vị chủ trì.")
+
+
+@app.command()
+def extensions(as_json: JsonOption = False) -> None:
+    """Các đề nghị gia hạn đang chờ quyết định."""
+    settings = get_settings()
+    with transaction(settings) as session:
+        pending = pending_requests(session)
+    rows = [{"slug": r.slug, "key": r.key, "agency": r.agency, "requested_at": r.requested_at.astimezone(settings.tz).isoformat(),
+             "current_due": r.current_due.isoformat(), "until": r.until.isoformat(), "reason": r.reason} for r in pending]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        err.print("Không có đề nghị gia hạn nào đang chờ.")
+        return
+    from rich.table import Table
+
+    table = Table(title="Đề nghị gia hạn đang chờ", title_justify="left")
+    for header in ("Nhiệm vụ", "Đơn vị", "Ngày đề nghị", "Hạn hiện tại", "Đề nghị đến", "Lý do"):
+        table.add_column(header, overflow="fold")
+    for r in pending:
+        table.add_row(f"{r.slug}/{r.key}", r.agency, render.local_time(r.requested_at, settings.tz),
+                      f"{r.current_due:%d/%m/%Y}", f"{r.until:%d/%m/%Y}", r.reason)
+    out.print(table)
+    err.print("Duyệt: dondoc extend SLUG/KEY --reason \"…\"   Từ chối: dondoc extend SLUG/KEY --reject --reason \"…\"")
+
+
+@app.command()
+def report(
+    slug: Annotated[str, typer.Argument(help="Slug của văn bản.")],
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="Định dạng: md, html hoặc docx.")] = ReportFormat.docx,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Tệp kết quả. Mặc định: reports/bao-cao-SLUG-NGAY.ĐỊNH_DẠNG.")] = None,
+    now: NowOption = None,
+) -> None:
+    """Lập báo cáo gửi Cục Viễn thông theo thể thức Nghị định 30/2020/NĐ-CP: số liệu, bảng nhiệm vụ, khó khăn, đề xuất."""
+    settings = get_settings()
+    moment = parse_now(now, settings.tz)
+    with transaction(settings) as session:
+        get_directive(session, slug=slug)
+    prefect_quietly()
+    from flows.report import produce_report
+
+    result = produce_report(slug=slug, format=fmt.value, output=str(output) if output else None, now=moment)
+    err.print(f"Đã lập báo cáo: {result['path']}")
 
 
 @app.command()

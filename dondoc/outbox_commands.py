@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import Counter
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +18,7 @@ from dondoc.timeargs import parse_now
 from models.db import open_database, session_scope, transaction
 from models.queries import get_directive
 from models.settings import get_settings
-from models.tables import Agency, Assignment, Directive, Notification
+from models.tables import Assignment, Directive, Notification
 from models.timerules import TimeRules
 from notifications.wording import RUNG_LABELS
 
@@ -240,28 +240,12 @@ def _short(addresses: list[str]) -> list[str]:
 
 
 def _timeline_svg(result, settings) -> str:
-    from notifications.timeline import Lane, timeline_svg
+    from notifications.timeline import days_off_between, lanes_from_db, timeline_svg
 
     rules = TimeRules.from_settings(settings)
     with session_scope(open_database(f"sqlite:///{result.database}")) as session:
         directive = get_directive(session, slug=result.slug)
-        names = {a.code: a.name for a in session.exec(select(Agency)).all()}
-        closed_on = rules.today(directive.closed_at) if directive.closed_at else None
-    marks: dict[str, list] = {}
-    for item in result.timeline:
-        if item["assignment"]:
-            marks.setdefault(item["assignment"], []).append(
-                (datetime.fromisoformat(item["date"]).astimezone(settings.tz).date(), item["rung"]))
-    lanes = [
-        Lane(key=row["key"], title=row["title"], leads=", ".join(names.get(c, c) for c in row["leads"]),
-             due=date.fromisoformat(row["due"]), colour=row["colour"],
-             done_on=date.fromisoformat(row["done_on"]) if row["done_on"] else None,
-             earlier_dues=[date.fromisoformat(d) for d in result.extensions.get(row["key"], [])],
-             marks=marks.get(row["key"], []))
-        for row in result.final
-    ]
+        lanes, closed_on = lanes_from_db(session, directive, until=result.until, rules=rules)
     start, end = result.start.date(), result.until.date()
-    off = [start.fromordinal(d) for d in range(start.toordinal(), end.toordinal() + 1)
-           if not rules.calendar.is_working_day(start.fromordinal(d))]
     return timeline_svg(title=f"Văn bản số {result.number}: dòng thời gian đôn đốc", start=start, end=end,
-                        lanes=lanes, days_off=off, closed_on=closed_on)
+                        lanes=lanes, days_off=days_off_between(start, end, rules), closed_on=closed_on)

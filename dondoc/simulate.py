@@ -8,7 +8,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,6 @@ class Simulation:
     database: Path
     start: datetime
     until: datetime
-    extensions: dict[str, list[str]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -110,7 +109,7 @@ def simulate(file: Path, *, start: datetime, until: datetime, responses: Path | 
             )
             if progress:
                 progress.update(task_id, completed=(until - start).total_seconds())
-            final, extensions = _final_state(result["slug"], until)
+            final = _final_state(result["slug"], until)
     finally:
         if progress:
             progress.stop()
@@ -119,21 +118,14 @@ def simulate(file: Path, *, start: datetime, until: datetime, responses: Path | 
             shutil.rmtree(workdir, ignore_errors=True)  # nothing of the run lives there
     return Simulation(slug=result["slug"], number=result["number"], timeline=timeline_of(maildir),
                       responses=result["responses"], final=final, maildir=maildir, database=database,
-                      start=start, until=until, extensions=extensions)
+                      start=start, until=until)
 
 
-def _final_state(slug: str, until: datetime) -> tuple[list[dict], dict[str, list[str]]]:
-    from models.queries import events_of
-
+def _final_state(slug: str, until: datetime) -> list[dict]:
     rules = TimeRules.from_settings(get_settings())
     with transaction() as session:
         directive = get_directive(session, slug=slug)
-        rows = [row.as_json() for row in status_rows(session, directive=directive, now=until, rules=rules)]
-        extensions: dict[str, list[str]] = {}
-        for event, key in events_of(session, directive=directive):
-            if event.kind == "extended" and key:
-                extensions.setdefault(key, []).append(event.payload["from"])
-    return rows, extensions
+        return [row.as_json() for row in status_rows(session, directive=directive, now=until, rules=rules)]
 
 
 def timeline_of(maildir: Path) -> list[dict[str, Any]]:

@@ -1,28 +1,40 @@
-"""Coordinator actions on one assignment: record an update, extend a due date."""
+"""Coordinator actions on one assignment: record an update, decide an extension."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from prefect import flow
 
 from flows.runtime import directive_tags, label_current_run, resolve_now
 from tasks.artifacts import publish_status
-from tasks.directives import extend_assignment_task, record_update_task
+from tasks.directives import decide_extension_task, record_update_task
 
 
 @flow(name="record-update", flow_run_name="record · {slug}/{key} → {status}")
 def record_update(
     slug: str,
     key: str,
-    status: str,
+    status: Literal["acknowledged", "in_progress", "done"],
     evidence: str | None = None,
     evidence_on: date | None = None,
     note: str | None = None,
     actor: str = "coordinator",
     now: datetime | None = None,
 ) -> dict:
-    """Record what an agency reported. Recording the milestone as done closes the directive."""
+    """Ghi nhận báo cáo của cơ quan. Ghi nhận mốc hoàn thành (done) thì văn bản kết thúc.
+
+    Args:
+        slug: Slug của văn bản, ví dụ 2550-stttt-bctt.
+        key: Khóa nhiệm vụ, ví dụ permit-review.
+        status: acknowledged (đã tiếp nhận), in_progress (đang thực hiện) hoặc done (hoàn thành).
+        evidence: Số, ký hiệu văn bản báo cáo kết quả, ví dụ 15/SXD-QLXD.
+        evidence_on: Ngày của văn bản báo cáo.
+        note: Ghi chú.
+        actor: Người ghi nhận.
+        now: Thời điểm coi là hiện tại; bỏ trống là giờ thực.
+    """
     now = resolve_now(now)
     label_current_run(directive_tags(slug))
     result = record_update_task(slug=slug, key=key, status=status, now=now, actor=actor,
@@ -31,18 +43,29 @@ def record_update(
     return result
 
 
-@flow(name="extend-assignment", flow_run_name="extend · {slug}/{key}")
-def extend_assignment(
+@flow(name="decide-extension", flow_run_name="extension · {slug}/{key}")
+def decide_extension(
     slug: str,
     key: str,
-    until: date,
+    approve: bool,
     reason: str,
+    until: date | None = None,
     actor: str = "coordinator",
     now: datetime | None = None,
 ) -> dict:
-    """Give an assignment a later due date."""
+    """Quyết định gia hạn: đồng ý (dời hạn, lập lại lịch nhắc) hoặc không đồng ý; cơ quan chủ trì được thông báo.
+
+    Args:
+        slug: Slug của văn bản, ví dụ 2550-stttt-bctt.
+        key: Khóa nhiệm vụ, ví dụ land-use-conversion.
+        approve: Đồng ý (true) hay không đồng ý (false).
+        reason: Lý do của quyết định.
+        until: Hạn mới; bỏ trống thì dùng ngày cơ quan đề nghị.
+        actor: Người quyết định.
+        now: Thời điểm coi là hiện tại; bỏ trống là giờ thực.
+    """
     now = resolve_now(now)
     label_current_run(directive_tags(slug))
-    result = extend_assignment_task(slug=slug, key=key, until=until, reason=reason, now=now, actor=actor)
+    result = decide_extension_task(slug=slug, key=key, approve=approve, reason=reason, until=until, now=now, actor=actor)
     publish_status(slug, now)
     return result

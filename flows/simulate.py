@@ -16,7 +16,7 @@ from models.queries import get_directive
 from models.responses import Response
 from models.settings import get_settings
 from models.timerules import TimeRules
-from tasks.directives import extend_assignment_task, record_update_task, store_directive
+from tasks.directives import decide_extension_task, record_update_task, request_extension_task, store_directive
 
 
 @flow(name="simulate-campaign", flow_run_name="simulate · {label}")
@@ -66,8 +66,11 @@ def _apply(response: Response, slug: str, now: datetime) -> dict:
     outcome = {"on": now.isoformat(), "assignment": response.assignment}
     try:
         if response.extend is not None:
-            result = extend_assignment_task(slug=slug, key=response.assignment, until=response.extend,
-                                            reason=response.reason or "", now=now, actor=actor)
+            # The agency asks on its reply page; the coordinator grants it the same day.
+            request_extension_task(slug=slug, key=response.assignment, agency=response.by,
+                                   until=response.extend, reason=response.reason or "", now=now)
+            result = decide_extension_task(slug=slug, key=response.assignment, approve=True,
+                                           reason=f"Đồng ý đề nghị: {response.reason}", now=now, actor="coordinator")
             outcome.update(action="extend", due=result["due"])
         else:
             result = record_update_task(slug=slug, key=response.assignment, status=response.status, now=now,

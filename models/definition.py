@@ -91,6 +91,10 @@ class RungDef(_Strict):
     def _launch_does_not_repeat(self) -> RungDef:
         if self.offset == "launch" and self.repeat is not None:
             raise ValueError("bậc gửi lúc khởi tạo (offset: launch) không lặp lại được")
+        # The notice is the message of the launch; every other rung is dated from the due date,
+        # so an extension can re-plan exactly the dated ones.
+        if (self.rung == "notice") != (self.offset == "launch"):
+            raise ValueError("chỉ bậc notice được gửi lúc khởi tạo (offset: launch), và bậc notice chỉ gửi lúc đó")
         return self
 
     @property
@@ -106,6 +110,16 @@ class SignatureDef(_Strict):
     name: Line
 
 
+class ReportDef(_Strict):
+    """How reports on the directive are numbered, addressed and argued (Decree 30/2020/NĐ-CP layout)."""
+
+    symbol: Line | None = None  # e.g. BC-STTTT; default: "BC-" and the issuer's part of the number
+    number: Line = "…"  # the number is given by the văn thư when the report is issued
+    copies: list[Line] = Field(default_factory=list)  # Nơi nhận, after "Như trên;"
+    difficulties: list[Text] = Field(default_factory=list)
+    proposals: list[Text] = Field(default_factory=list)
+
+
 class DirectiveDef(_Strict):
     number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     issued_on: IsoDate
@@ -116,5 +130,6 @@ class DirectiveDef(_Strict):
     report_to: list[Code] = Field(default_factory=list)
     milestone: Key | None = None
     signature: SignatureDef | None = None
+    report: ReportDef | None = None
     ladder: list[RungDef] | None = None
     assignments: list[AssignmentDef] = Field(min_length=1)

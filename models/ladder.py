@@ -25,6 +25,8 @@ DEFAULT_LADDER: tuple[RungDef, ...] = (
     RungDef(rung="report-up", offset=5, repeat=5, to=["provincial-office"], cc=["director"]),
 )
 
+DATED_RUNGS = ("reminder", "due-soon", "overdue", "escalation", "report-up")
+
 
 @dataclass(frozen=True)
 class PlannedRung:

@@ -20,9 +20,13 @@ def mail_domain(mail_from: str) -> str:
 def add_row(
     session: Session, *, directive: Directive, assignment: Assignment | None, rung: str, template: str, on: date | None,
     due_at: datetime, to: list[str], cc: list[str], now: datetime, domain: str, repeat: int | None = None,
+    tag: str | None = None, payload: dict | None = None,
 ) -> Notification | None:
-    """Plan one message unless its key is already planned; a cancelled twin is revived."""
-    key = notification_key(directive.slug, assignment.key if assignment else None, rung, on)
+    """Plan one message unless its key is already planned; a cancelled twin is revived.
+
+    ``tag`` tells apart messages of the same rung on the same day (one per extension request).
+    """
+    key = notification_key(directive.slug, assignment.key if assignment else None, f"{rung}-{tag}" if tag else rung, on)
     # populate_existing: a bulk cancel earlier in this transaction may have changed the row.
     row = session.exec(
         select(Notification).where(Notification.key == key).execution_options(populate_existing=True)
@@ -35,7 +39,7 @@ def add_row(
         row = Notification(key=key, message_id=message_id_for(key, domain), directive_id=directive.id,
                            assignment_id=assignment.id if assignment else None, rung=rung, template=template,
                            on=on or due_at.date(), due_at=due_at, repeat=repeat, to_audience=list(to),
-                           cc_audience=list(cc), created_at=now)
+                           cc_audience=list(cc), created_at=now, payload=payload or {})
     session.add(row)
     return row
 
@@ -56,15 +60,15 @@ def plan_assignment(
 
 
 def cancel_pending(session: Session, *, now: datetime, reason: str, assignment_id: int | None = None,
-                   directive_id: int | None = None, keep_rungs: tuple[str, ...] = ()) -> int:
-    """Cancel rows not yet sent, for one assignment or a whole directive; returns how many."""
+                   directive_id: int | None = None, rungs: tuple[str, ...] | None = None) -> int:
+    """Cancel rows not yet sent, for one assignment or a whole directive (only ``rungs``, if given)."""
     query = update(Notification).where(Notification.state == "pending")
     if assignment_id is not None:
         query = query.where(Notification.assignment_id == assignment_id)
     if directive_id is not None:
         query = query.where(Notification.directive_id == directive_id)
-    if keep_rungs:
-        query = query.where(Notification.rung.not_in(keep_rungs))
+    if rungs is not None:
+        query = query.where(Notification.rung.in_(rungs))
     result = session.exec(query.values(state="cancelled", last_error=reason[:500]))
     return result.rowcount or 0
 

@@ -91,3 +91,25 @@ def standing(*, status: str, due: date, done_on: date | None, today: date, calen
         else:
             flag = "on_track" if status == "in_progress" else "not_started"
     return Standing(flag=flag, overdue_working_days=days, colour=_COLOURS[flag])
+
+
+def tally(flags: list[str]) -> dict[str, int]:
+    """The counts every summary shows (digest, report, Prefect artifact), from the same flags."""
+    return {
+        "assigned": len(flags),
+        "done_on_time": flags.count("done_on_time"),
+        "done_late": flags.count("done_late"),
+        "in_progress": sum(f in ("on_track", "due_soon", "not_started") for f in flags),
+        "overdue": flags.count("overdue"),
+        "cancelled": flags.count("cancelled"),
+    }
+
+
+TALLY_LABELS = {
+    "assigned": "Tổng số nhiệm vụ",
+    "done_on_time": "Hoàn thành đúng hạn",
+    "done_late": "Hoàn thành quá hạn",
+    "in_progress": "Đang thực hiện, trong hạn",
+    "overdue": "Quá hạn",
+    "cancelled": "Dừng theo dõi",
+}

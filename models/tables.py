@@ -132,6 +132,7 @@ class Notification(SQLModel, table=True):
     claimed_at: datetime | None = _instant(default=None)
     sent_at: datetime | None = _instant(default=None)
     recipients: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     last_error: str | None = None
     created_at: datetime = _instant()
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlmodel import Session, select
 
 from models.errors import InputError
+from models.ladder import DATED_RUNGS
 from models.planning import add_row, cancel_pending, plan_assignment
 from models.queries import get_assignment
 from models.status import CLOSED, LABELS, OPEN, check_transition
@@ -43,6 +44,7 @@ def record_update(
     evidence_on: date | None = None,
     note: str | None = None,
     mail_domain: str = "localhost",
+    attachment: dict | None = None,
 ) -> Recorded:
     """Move an assignment along its life cycle; the milestone's completion closes the directive."""
     directive, assignment = get_assignment(session, slug=slug, key=key)
@@ -57,6 +59,8 @@ def record_update(
     payload: dict = {"from": previous, "to": status}
     if note:
         payload["note"] = note
+    if attachment:
+        payload["document"] = attachment
     if status == "done":
         assignment.done_on = today
         assignment.evidence = evidence
@@ -141,7 +145,8 @@ def extend_assignment(
     session.add(assignment)
     session.add(Event(at=now, actor=actor, kind="extended", directive_id=directive.id, assignment_id=assignment.id,
                       payload={"from": previous.isoformat(), "to": due.isoformat(), "requested": until.isoformat(), "reason": reason.strip()}))
-    cancel_pending(session, now=now, assignment_id=assignment.id, keep_rungs=("notice",),
+    # The dated rungs follow the due date; the notice and any message about the extension itself stay.
+    cancel_pending(session, now=now, assignment_id=assignment.id, rungs=DATED_RUNGS,
                    reason=f"gia hạn đến {due:%d/%m/%Y}")
     session.flush()
     plan_assignment(session, directive=directive, assignment=assignment, now=now, rules=rules, domain=mail_domain,

@@ -5,20 +5,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session, select
 
+from models.extensions import pending_requests
 from models.queries import agencies_of, agency_map, status_rows
-from models.status import FLAG_LABELS, LABELS, standing
-from models.tables import Assignment, AssignmentAgency, Directive, Event, Notification, Registry
+from models.status import FLAG_LABELS, LABELS, OPEN, standing, tally
+from models.tables import Assignment, AssignmentAgency, Directive, Event, ExtensionRequest, Notification, Registry
 from models.timerules import TimeRules
 from notifications.recipients import Person, Scope, resolve, split_to_cc
 from notifications.wording import RUNG_LABELS, honorific
 
-# (row, the first lead addressed) -> links for the reply page, or None.
-LinkMaker = Callable[[Notification, Directive, Assignment, str], dict[str, Any] | None]
+# (directive, assignment, lead agency code, now) -> {"page": url, "expires": date}
+LinkMaker = Callable[[Directive, Assignment, str, datetime], dict[str, Any]]
 
 COLOURS = {"red": "#b00", "orange": "#c60", "blue": "#036", "green": "#070", "grey": "#555"}
 
@@ -84,11 +85,17 @@ class BatchContext:
             "signature": self.signature(directive),
             "history": [{"label": RUNG_LABELS.get(h.rung, h.rung), "on": h.on}
                         for h in self.history.get(row.assignment_id, []) if h.id != row.id],
-            "links": None,
+            "links": [],
         }
-        if assignment and self.links and any(p.agency in roles["lead"] and not p.head for p in to):
-            lead = next(p.agency for p in to if p.agency in roles["lead"] and not p.head)
-            context["links"] = self.links(row, directive, assignment, lead)
+        if assignment and self.links and assignment.status in OPEN:
+            leads = [p for p in to if p.agency in roles["lead"] and not p.head]
+            context["links"] = [{"agency": p.name, **self.links(directive, assignment, p.agency, self.now)} for p in leads]
+        if row.template == "extension-request":
+            request = self.session.get(ExtensionRequest, row.payload["request"])
+            context["extension"] = {"agency": self.name(request.agency_code), "until": request.until,
+                                    "reason": request.reason}
+        if row.template == "extension-decision":
+            context["decision"] = {**row.payload, "previous_date": _date(row.payload.get("previous"))}
         if row.template == "digest":
             context["digest"] = self.digest(directive, row)
         if row.template == "closed":
@@ -152,7 +159,6 @@ class BatchContext:
 
     def digest(self, directive: Directive, row: Notification) -> dict[str, Any]:
         rows = self.rows_view(directive)
-        flags = [r["flag"] for r in rows]
         last = self.session.exec(
             select(Notification.sent_at)
             .where(Notification.directive_id == directive.id, Notification.rung == "digest",
@@ -172,19 +178,14 @@ class BatchContext:
             .where(Notification.directive_id == directive.id, Notification.state == "failed")
         ).all()
         return {
-            "counts": {
-                "assigned": len(rows),
-                "done_on_time": flags.count("done_on_time"),
-                "done_late": flags.count("done_late"),
-                "in_progress": sum(f in ("on_track", "due_soon", "not_started") for f in flags),
-                "overdue": flags.count("overdue"),
-            },
+            "counts": tally([r["flag"] for r in rows]),
             "rows": rows,
             "changes": [{"at": f"{e.at.astimezone(self.rules.tz):%d/%m %H:%M}", "actor": e.actor,
                          "text": describe_event(e, key)} for e, key in events],
             "failures": [{"rung": RUNG_LABELS.get(n.rung, n.rung), "key": key or "-", "error": n.last_error or ""}
                          for n, key in failures],
-            "requests": [],
+            "requests": [{"key": r.key, "agency": self.name(r.agency), "until": r.until, "reason": r.reason}
+                         for r in pending_requests(self.session, directive_id=directive.id)],
         }
 
     def closing(self, directive: Directive) -> dict[str, Any]:
@@ -210,7 +211,15 @@ def describe_event(event: Event, key: str | None) -> str:
         return f"{subject}gia hạn đến {p.get('to')} ({p.get('reason', '')})"
     if event.kind == "closed":
         return f"văn bản kết thúc: {p.get('reason', '')}"
+    if event.kind == "extension_requested":
+        return f"{subject}đề nghị gia hạn đến {p.get('until')} ({p.get('reason', '')})"
+    if event.kind == "extension_rejected":
+        return f"{subject}không đồng ý gia hạn ({p.get('reason', '')})"
     return f"{subject}{event.kind}"
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 def _you(to: list[Person]) -> str:

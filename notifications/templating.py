@@ -23,6 +23,7 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
+        md=wording.markdown_text,
         dmy=wording.dmy,
         weekday_date=wording.weekday_date,
         long_date=wording.long_date,

@@ -69,3 +69,33 @@ def timeline_svg(*, title: str, start: date, end: date, lanes: list[Lane], days_
         legend=[{"colour": c, "letter": letter, "rung": r} for r, (c, letter) in RUNG_STYLE.items()],
         bottom=top + lane_height * len(lanes),
     )
+
+
+def lanes_from_db(session, directive, *, until, rules) -> tuple[list[Lane], date | None]:
+    """One lane per assignment with its sent messages and earlier due dates; and the closing day."""
+    from sqlmodel import select
+
+    from models.queries import agency_map, events_of, status_rows
+    from models.tables import Assignment, Notification
+
+    names = {code: a.name for code, a in agency_map(session).items()}
+    keys = dict(session.exec(select(Assignment.id, Assignment.key).where(Assignment.directive_id == directive.id)).all())
+    marks: dict[str, list[tuple[date, str]]] = {}
+    sent = session.exec(select(Notification).where(Notification.directive_id == directive.id,
+                                                   Notification.state == "sent", Notification.assignment_id.is_not(None))).all()
+    for row in sent:
+        marks.setdefault(keys[row.assignment_id], []).append((rules.today(row.sent_at), row.rung))
+    earlier: dict[str, list[date]] = {}
+    for event, key in events_of(session, directive=directive):
+        if event.kind == "extended" and key:
+            earlier.setdefault(key, []).append(date.fromisoformat(event.payload["from"]))
+    lanes = [Lane(key=r.key, title=r.title, leads=", ".join(names.get(c, c) for c in r.leads), due=r.due,
+                  colour=r.colour, done_on=r.done_on, earlier_dues=earlier.get(r.key, []), marks=marks.get(r.key, []))
+             for r in status_rows(session, directive=directive, now=until, rules=rules)]
+    closed_on = rules.today(directive.closed_at) if directive.closed_at else None
+    return lanes, closed_on
+
+
+def days_off_between(start: date, end: date, rules) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)
+            if not rules.calendar.is_working_day(start + timedelta(days=i))]

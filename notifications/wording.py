@@ -58,3 +58,9 @@ RUNG_LABELS = {
     "digest": "Tổng hợp hằng ngày",
     "closed": "Thông báo kết thúc",
 }
+
+
+def markdown_text(text: str) -> str:
+    """Text safe inside Markdown (and a Markdown table cell): no raw HTML, no stray cell breaks."""
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("|", "\\|").replace("\r", " ").replace("\n", " "))

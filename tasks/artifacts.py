@@ -13,7 +13,7 @@ from models.kinds import KINDS
 from models.queries import agency_map, get_directive, stale_directives, status_rows
 from models.tables import Directive
 from models.settings import get_settings
-from models.status import FLAG_LABELS, LABELS
+from models.status import FLAG_LABELS, LABELS, TALLY_LABELS, tally
 from models.timerules import TimeRules
 
 
@@ -42,11 +42,13 @@ def _publish(session, directive: Directive, now: datetime, rules: TimeRules, nam
         for row in rows
     ]
     state = "đã kết thúc" if directive.status == "closed" else "đang theo dõi"
+    counts = tally([row.flag for row in rows])
+    summary = " · ".join(f"{TALLY_LABELS[k]}: {v}" for k, v in counts.items() if k != "cancelled" or v)
     create_table_artifact(
         key=f"directive-{directive.slug}",
         table=table,
         description=f"Tình hình thực hiện văn bản số {directive.number} ({state}), "
-        f"cập nhật {now.astimezone(rules.tz):%H:%M %d/%m/%Y}. V/v {directive.subject}",
+        f"cập nhật {now.astimezone(rules.tz):%H:%M %d/%m/%Y}. {summary}. V/v {directive.subject}",
     )
     directive.published_at = now
     session.add(directive)

@@ -16,7 +16,8 @@ from models.queries import agencies_of
 from models.settings import get_settings
 from models.tables import Assignment, Directive
 from models.timerules import TimeRules
-from models.updates import extend_assignment, record_update
+from models.extensions import decide_extension, request_extension
+from models.updates import record_update
 
 
 def _rules() -> TimeRules:
@@ -79,11 +80,20 @@ def record_update_task(*, slug: str, key: str, status: str, now: datetime, actor
             "cancelled": result.cancelled, "open_dependencies": result.open_dependencies}
 
 
-@task(name="extend-assignment")
-def extend_assignment_task(*, slug: str, key: str, until: date, reason: str, now: datetime, actor: str) -> dict:
-    """Move an assignment's due date later."""
+@task(name="decide-extension")
+def decide_extension_task(*, slug: str, key: str, approve: bool, reason: str, now: datetime, actor: str,
+                          until: date | None = None) -> dict:
+    """Approve or refuse an extension; approving moves the due date and re-plans the ladder."""
     with transaction() as session:
-        result = extend_assignment(session, slug=slug, key=key, until=until, reason=reason, now=now,
-                                   rules=_rules(), actor=actor, mail_domain=_domain())
-    return {"slug": result.slug, "key": result.key, "from": result.previous.isoformat(), "due": result.due.isoformat()}
+        return decide_extension(session, slug=slug, key=key, approve=approve, reason=reason, until=until, now=now,
+                                rules=_rules(), actor=actor, mail_domain=_domain())
+
+
+@task(name="request-extension")
+def request_extension_task(*, slug: str, key: str, agency: str, until: date, reason: str, now: datetime) -> dict:
+    """Record an agency's request for more time; the coordinator is told."""
+    with transaction() as session:
+        request = request_extension(session, slug=slug, key=key, agency=agency, until=until, reason=reason, now=now,
+                                    rules=_rules(), mail_domain=_domain())
+        return {"request": request.id, "until": request.until.isoformat()}
 

@@ -12,6 +12,7 @@ from models.settings import get_settings
 from models.timerules import TimeRules
 from notifications import outbox
 from notifications.dispatch import dispatch_batch
+from notifications.links import ReplyLinks
 
 
 @task(name="prepare-sweep")
@@ -37,5 +38,5 @@ def dispatch(now: datetime, limit: int | None = None) -> dict:
 
 
 def reply_links(settings):
-    """The link maker for reply pages; none until the reply web app exists."""
-    return None
+    """Messages to lead agencies carry signed links to their reply page."""
+    return ReplyLinks.from_settings(settings)

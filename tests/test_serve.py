@@ -10,7 +10,7 @@ import time
 
 from sqlalchemy import create_engine, text
 
-from tests.conftest import ROOT, SEED
+from tests.conftest import SEED
 
 
 def test_serve_sweeps_keeps_jobs_and_stops_cleanly(database, smtp, prefect_server, tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -61,6 +60,8 @@ def test_on_time_late_and_extended_assignments(demo_campaign):
     assert set(sent["permit-review"]) == {"notice", "reminder"}  # done on 28/12, before the due-soon rung of 30/12
     assert "overdue" in sent["land-use-conversion"] and "report-up" in sent["land-use-conversion"]
     assert sent["network-transition"]["reminder"] == [date(2021, 1, 8)]  # re-planned for the new due date 15/01
+    assert sent["network-transition"]["extension-request"] == [date(2020, 12, 22)]
+    assert sent["network-transition"]["extension-decision"] == [date(2020, 12, 22)]
     assert "overdue" not in sent["network-transition"]
 
 
@@ -69,7 +70,8 @@ def test_every_message_carries_the_headers(demo_campaign):
     assert len(timeline) == len(messages)
     for m in messages:
         assert str(m["X-Dondoc-Directive"]) == "2550-stttt-bctt"
-        assert str(m["X-Dondoc-Rung"]) in {"notice", "reminder", "due-soon", "overdue", "escalation", "report-up", "digest", "closed"}
+        assert str(m["X-Dondoc-Rung"]) in {"notice", "reminder", "due-soon", "overdue", "escalation", "report-up", "digest",
+                                           "closed", "extension-request", "extension-decision"}
         assert ("X-Dondoc-Assignment" in m) == (str(m["X-Dondoc-Rung"]) not in {"digest", "closed"})
         assert m["Date"].datetime.year in (2020, 2021)
         assert "2550/STTTT-BCTT" in str(m["Subject"])

@@ -1,0 +1,133 @@
+"""The báo cáo to the Telecom Authority, laid out as Decree 30/2020/NĐ-CP asks, in md, html or docx."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from models.definition import ReportDef
+from models.extensions import pending_requests
+from models.queries import agency_map, get_directive, status_rows
+from models.status import FLAG_LABELS, TALLY_LABELS, tally
+from models.timerules import TimeRules
+from notifications.templating import environment
+from notifications.timeline import days_off_between, lanes_from_db, timeline_svg
+from notifications.wording import dmy, long_date
+
+NATIONAL_NAME = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
+MOTTO = "Độc lập - Tự do - Hạnh phúc"
+
+
+@dataclass
+class Report:
+    parent: str
+    issuer: str
+    number_line: str
+    place_date: str
+    subject: str
+    recipients: list[str]
+    intro: str
+    counts: dict[str, int]
+    count_lines: list[tuple[str, int]]
+    rows: list[dict[str, Any]]
+    difficulties: list[str]
+    proposals: list[str]
+    copies: list[str]
+    signature: dict[str, str | None]
+    timeline: str = ""
+    filename_stem: str = field(default="bao-cao")
+
+
+def build_report(session: Session, *, slug: str, now: datetime, rules: TimeRules, with_timeline: bool = True) -> Report:
+    directive = get_directive(session, slug=slug)
+    spec = directive.definition
+    config = ReportDef.model_validate(spec.get("report") or {})
+    agencies = agency_map(session)
+    issuer = agencies.get(directive.issuer)
+    name = lambda code: agencies[code].name if code in agencies else code  # noqa: E731
+    today = rules.today(now)
+    rows = status_rows(session, directive=directive, now=now, rules=rules)
+    counts = tally([r.flag for r in rows])
+    issuer_symbol = directive.number.partition("/")[2].split("-")[0] or directive.issuer.upper()
+    symbol = config.symbol or f"BC-{issuer_symbol}"
+    recipients = [name(c) for c in spec.get("report_to", [])] or ["Cục Viễn thông"]
+    signature = spec.get("signature") or {"authority": None,
+                                          "title": (issuer.head_title if issuer else "").upper(),
+                                          "name": (issuer.head_name or "") if issuer else ""}
+
+    table = []
+    for i, r in enumerate(rows, 1):
+        state = FLAG_LABELS[r.flag]
+        if r.flag == "overdue":
+            state += f" {r.overdue_working_days} ngày làm việc"
+        table.append({
+            "index": i, "agency": "; ".join(name(c) for c in r.leads), "action": r.title, "due": dmy(r.due),
+            "status": state, "evidence": r.evidence or "", "evidence_on": dmy(r.evidence_on) or dmy(r.done_on),
+            "key": r.key, "flag": r.flag,
+        })
+
+    difficulties = []
+    for r in rows:
+        leads = "; ".join(name(c) for c in r.leads)
+        if r.flag == "overdue":
+            difficulties.append(f"Nhiệm vụ «{r.title}» do {leads} chủ trì đã quá hạn {r.overdue_working_days} "
+                                f"ngày làm việc (hạn {dmy(r.due)}), chưa có văn bản báo cáo kết quả.")
+        elif r.flag == "done_late":
+            difficulties.append(f"Nhiệm vụ «{r.title}» do {leads} chủ trì hoàn thành chậm so với thời hạn {dmy(r.due)}.")
+        elif r.flag == "cancelled":
+            difficulties.append(f"Nhiệm vụ «{r.title}» do {leads} chủ trì chưa hoàn thành khi kết thúc theo dõi.")
+    for request in pending_requests(session, directive_id=directive.id):
+        difficulties.append(f"{name(request.agency)} đề nghị gia hạn nhiệm vụ «{request.key}» đến {dmy(request.until)}: "
+                            f"{request.reason}")
+    difficulties += config.difficulties
+    if not difficulties:
+        difficulties.append("Không có khó khăn, vướng mắc phát sinh.")
+
+    proposals = list(config.proposals)
+    late = [r for r in rows if r.flag in ("overdue", "cancelled")]
+    if late:
+        proposals.insert(0, "Đề nghị UBND tỉnh chỉ đạo " + "; ".join(sorted({name(c) for r in late for c in r.leads}))
+                         + " khẩn trương hoàn thành nhiệm vụ được giao và báo cáo kết quả.")
+    proposals.append(f"Đề nghị {recipients[0]} tổng hợp, theo dõi và hỗ trợ địa phương.")
+
+    subject = (f"Tình hình thực hiện Văn bản số {directive.number} ngày {dmy(directive.issued_on)} của "
+               f"{name(directive.issuer)} về việc {directive.subject[:1].lower() + directive.subject[1:]}")
+    intro = (f"Thực hiện Văn bản số {directive.number} ngày {dmy(directive.issued_on)} của {name(directive.issuer)} "
+             f"về việc {directive.subject[:1].lower() + directive.subject[1:]}, {name(directive.issuer)} báo cáo "
+             f"tình hình thực hiện các nhiệm vụ đến {long_date(today)} như sau:")
+    timeline = ""
+    if with_timeline:
+        lanes, closed_on = lanes_from_db(session, directive, until=now, rules=rules)
+        start = rules.today(directive.launched_at)
+        timeline = timeline_svg(title=f"Dòng thời gian đôn đốc — {directive.number}", start=start, end=today,
+                                lanes=lanes, days_off=days_off_between(start, today, rules), closed_on=closed_on)
+    return Report(
+        parent=(issuer.parent or "").upper() if issuer else "",
+        issuer=(issuer.name if issuer else directive.issuer).upper(),
+        number_line=f"Số: {config.number}/{symbol}",
+        place_date=f"{directive.place}, {long_date(today)}",
+        subject=subject,
+        recipients=recipients,
+        intro=intro,
+        counts=counts,
+        count_lines=[(TALLY_LABELS[k], v) for k, v in counts.items() if k != "cancelled" or v],
+        rows=table,
+        difficulties=difficulties,
+        proposals=proposals,
+        copies=["Như trên;", *[c.rstrip(";.") + ";" for c in config.copies[:-1]],
+                *[c.rstrip(";.") + "." for c in config.copies[-1:]]] if config.copies else ["Như trên;", "Lưu: VT."],
+        signature={"authority": signature.get("authority"), "title": signature["title"], "name": signature["name"]},
+        timeline=timeline,
+        filename_stem=f"bao-cao-{directive.slug}-{today:%Y%m%d}",
+    )
+
+
+def to_markdown(report: Report) -> str:
+    return environment().get_template("report.md.j2").render(report=report)
+
+
+def to_html(report: Report) -> str:
+    return environment().get_template("report.html.j2").render(report=report)
