@@ -105,7 +105,7 @@ def mailbox(
 ) -> None:
     """Máy chủ thư cục bộ (SMTP) để thử nghiệm: lưu mọi thư vào Maildir và in một dòng cho mỗi thư. Dừng bằng Ctrl-C."""
     from dondoc.mailbox import start_mailbox
-    from dondoc.serve import _install_signals, _restore_signals
+    from dondoc.serve import install_signals, restore_signals
 
     def echo(message) -> None:
         out.print(f"{message['Date']} · {message['X-Dondoc-Rung'] or '-'} · {message['X-Dondoc-Assignment'] or '-'} · "
@@ -119,13 +119,13 @@ def mailbox(
         raise DondocError(f"không mở được cổng {host}:{port}: {exc}") from None
     err.print(f"Hộp thư đang nghe tại {host}:{port}, lưu vào {maildir}. Ctrl-C để dừng.")
     stop = threading.Event()
-    previous = _install_signals(stop)
+    previous = install_signals(stop)
     try:
         while not stop.wait(0.5):
             pass
     finally:
         controller.stop()
-        _restore_signals(previous)
+        restore_signals(previous)
         err.print("Hộp thư đã dừng.")
 
 
@@ -133,14 +133,23 @@ def mailbox(
 def serve(
     host: Annotated[str, typer.Option("--host", help="Địa chỉ của trang phản hồi.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Cổng của trang phản hồi.")] = 8080,
+    no_clock: Annotated[bool, typer.Option("--no-clock", help="Không chạy đồng hồ quét (khi lịch của Prefect đã đảm nhiệm).")] = False,
+    deployments: Annotated[bool, typer.Option("--deployments", help="Phục vụ các deployment trên giao diện Prefect (khởi tạo, ghi nhận, gia hạn, báo cáo, quét theo lịch) thay cho đồng hồ.")] = False,
 ) -> None:
-    """Chạy đồng hồ: quét ngay khi khởi động, rồi mỗi DONDOC_SWEEP_MINUTES phút và lúc 08:00 ngày làm việc. Dừng bằng Ctrl-C hoặc SIGTERM."""
+    """Chạy trang phản hồi cho các cơ quan và đồng hồ quét: quét ngay khi khởi động, rồi mỗi DONDOC_SWEEP_MINUTES phút và lúc 08:00 ngày làm việc. Dừng bằng Ctrl-C hoặc SIGTERM."""
     settings = get_settings()
     prefect_quietly()
-    from dondoc.serve import run_clock
+    from dondoc.serve import serve_forever
 
-    err.print(f"dondoc serve: quét mỗi {settings.sweep_minutes} phút và lúc 08:00 các ngày làm việc. Ctrl-C để dừng.")
-    run_clock()
+    def started() -> None:
+        err.print(f"Trang phản hồi: http://{host}:{port}/ (liên kết trong thư dùng DONDOC_PUBLIC_URL={settings.public_url})")
+        if deployments:
+            err.print("Deployment đã sẵn sàng trên giao diện Prefect (Deployments → dondoc → Run).")
+        elif not no_clock:
+            err.print(f"Đồng hồ: quét mỗi {settings.sweep_minutes} phút và lúc 08:00 các ngày làm việc.")
+        err.print("Ctrl-C để dừng.")
+
+    serve_forever(host=host, port=port, clock=not no_clock, deployments=deployments, on_started=started)
     err.print("Đã dừng.")
 
 

@@ -1,17 +1,20 @@
-"""``dondoc serve``: the clock of a one-machine install (APScheduler 3)."""
+"""``dondoc serve``: the reply pages, and the clock of a one-machine install (APScheduler 3)
+or, with ``--deployments``, Prefect's own scheduler and the UI's Run forms."""
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+import time
 
+import uvicorn
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from models.errors import DondocError
 from models.settings import Settings, get_settings
 
 # The job store lives in the project database, so the schedule survives a
@@ -40,48 +43,89 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
         timezone=settings.tz,
         job_defaults={"coalesce": True, "max_instances": 1},
     )
-    # Interval ticks that were missed while stopped are covered by the start-up sweep, which sends every
-    # overdue row in order; so a late tick may simply run (no grace limit) but never piles up (coalesce).
+    # Interval ticks missed while stopped are covered by the start-up sweep, which sends every overdue
+    # row in order; so a late tick may simply run (no grace limit) but never piles up (coalesce).
     scheduler.add_job(sweep_job, IntervalTrigger(minutes=settings.sweep_minutes, timezone=settings.tz),
                       id="sweep-interval", name="quét định kỳ", replace_existing=True, misfire_grace_time=None)
     scheduler.add_job(sweep_job, CronTrigger(day_of_week="mon-fri", hour=8, minute=0, timezone=settings.tz),
                       id="sweep-morning", name="quét 08:00", replace_existing=True, misfire_grace_time=3600)
+    # The catch-up sweep runs on a scheduler thread like every other sweep: Prefect takes over SIGTERM in
+    # the main thread while a flow runs there, and serve must keep it to stop cleanly.
+    scheduler.add_job(sweep_job, id="sweep-startup", name="quét khi khởi động", jobstore="once")
     return scheduler
 
 
-def run_clock(*, on_started: Callable[[], None] | None = None, stop: threading.Event | None = None) -> None:
-    """Sweep once now (catching up on anything missed), then tick until Ctrl-C or SIGTERM.
+class WebServer:
+    """The reply pages on a background thread, so the main thread keeps the signals."""
 
-    Shutting down waits for a sweep in progress to finish.
-    """
+    def __init__(self, app, host: str, port: int):
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                                    access_log=False, lifespan="off"))
+        self.thread = threading.Thread(target=self._run, name="web", daemon=True)
+        self.error: BaseException | None = None
+        self.host, self.port = host, port
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except BaseException as exc:  # noqa: BLE001 - uvicorn exits with SystemExit when it cannot bind
+            self.error = exc
+
+    def start(self) -> None:
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise DondocError(f"không mở được trang phản hồi tại {self.host}:{self.port} (cổng đang bận?)")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def serve_forever(*, host: str, port: int, clock: bool = True, deployments: bool = False,
+                  on_started=None) -> None:
+    """Serve until Ctrl-C or SIGTERM; shutting down waits for a sweep in progress to finish."""
+    from dondoc.web import create_app
+
     settings = get_settings()
-    stop = stop or threading.Event()
-    scheduler = build_scheduler(settings)
-    previous = _install_signals(stop)
+    web = WebServer(create_app(settings=settings), host, port)
+    web.start()
     try:
-        # The catch-up sweep runs on a scheduler thread like every other sweep: Prefect takes over
-        # SIGTERM in the main thread while a flow runs there, and serve must keep it to stop cleanly.
-        scheduler.add_job(sweep_job, id="sweep-startup", name="quét khi khởi động", jobstore="once")
-        scheduler.start()
-        if on_started:
-            on_started()
-        while not stop.wait(0.5):
-            pass
+        if deployments:
+            from flows.deployments import serve_deployments
+
+            if on_started:
+                on_started()
+            try:
+                serve_deployments(settings)
+            except KeyboardInterrupt:
+                pass
+            return
+        stop = threading.Event()
+        scheduler = build_scheduler(settings) if clock else None
+        previous = install_signals(stop)
+        try:
+            if scheduler:
+                scheduler.start()
+            if on_started:
+                on_started()
+            while not stop.wait(0.5):
+                pass
+        finally:
+            if scheduler and scheduler.running:
+                scheduler.shutdown(wait=True)
+            restore_signals(previous)
     finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=True)
-        _restore_signals(previous)
+        web.stop()
 
 
-def _install_signals(stop: threading.Event):
+def install_signals(stop: threading.Event):
     if threading.current_thread() is not threading.main_thread():
         return {}
-    previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    return previous
+    return {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
-def _restore_signals(previous) -> None:
+def restore_signals(previous) -> None:
     for sig, handler in previous.items():
         signal.signal(sig, handler)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pathlib import Path
+
 from prefect import flow
 
 from flows.kinds import KIND_FLOWS
+from models.errors import InputError
 from flows.runtime import directive_tags, in_process_subflows, label_current_run, resolve_now
 from tasks.artifacts import publish_status
 from tasks.directives import store_directive
@@ -20,10 +23,20 @@ def launch_directive(
     actor: str = "coordinator",
     base_dir: str = "directives",
 ) -> dict:
-    """Validate a directive (a file, or pasted YAML), create its assignments, and open each one."""
+    """Khởi tạo văn bản chỉ đạo: kiểm tra, tạo các nhiệm vụ trong một giao dịch, rồi mở từng nhiệm vụ.
+
+    Args:
+        path: Tệp YAML, ví dụ directives/2550-STTTT-BCTT.yaml (hoặc chỉ tên tệp trong thư mục directives/).
+        yaml_text: Hoặc dán nội dung YAML của văn bản vào đây (tệp danh mục cơ quan tính từ thư mục directives/).
+        now: Thời điểm khởi tạo; bỏ trống là giờ thực.
+        actor: Người khởi tạo.
+        base_dir: Thư mục chứa văn bản và danh mục cơ quan.
+    """
     now = resolve_now(now)
     if (path is None) == (yaml_text is None):
-        raise ValueError("give exactly one of path or yaml_text")
+        raise InputError("cần đúng một trong hai: path (tệp) hoặc yaml_text (nội dung dán vào)")
+    if path is not None and not Path(path).exists() and (Path(base_dir) / path).exists():
+        path = str(Path(base_dir) / path)
     launched = store_directive(now=now, actor=actor, path=path, text=yaml_text, base_dir=base_dir)
     slug, number = launched["slug"], launched["number"]
     every_agency = [c for a in launched["assignments"] for c in (*a["leads"], *a["supporting"])]

@@ -44,5 +44,9 @@ def sweep_once(now: datetime) -> dict:
 
 @flow(name="escalation-sweep", flow_run_name="sweep")
 def escalation_sweep(now: datetime | None = None) -> dict:
-    """Send every due notice, reminder and escalation; publish each changed directive's status."""
+    """Quét hộp thư đi: gửi mọi thư đến hạn (giao việc, nhắc hạn, đôn đốc, báo cáo) và cập nhật bảng tình hình.
+
+    Args:
+        now: Thời điểm quét; bỏ trống là giờ thực.
+    """
     return sweep_once(resolve_now(now))

@@ -1,0 +1,45 @@
+"""The coordinator's console in the Prefect UI: one deployment per action, each with a typed Run form.
+
+`dondoc serve --deployments` serves them from this machine (Prefect's
+``serve``); prefect.yaml declares the same ones for process workers.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prefect import serve
+from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron, Interval
+from prefect.types.entrypoint import EntrypointType
+
+from flows.launch import launch_directive
+from flows.record import decide_extension, record_update
+from flows.report import produce_report
+from flows.sweep import escalation_sweep
+from models.settings import Settings
+
+NAME = "dondoc"
+
+
+def build(settings: Settings) -> list[RunnerDeployment]:
+    """Launch, record, decide an extension, report, and the sweep on its clock."""
+    common = {"name": NAME, "tags": ["dondoc"], "entrypoint_type": EntrypointType.MODULE_PATH}
+    return [
+        launch_directive.to_deployment(description="Khởi tạo văn bản chỉ đạo từ tệp trong directives/ hoặc YAML dán vào.",
+                                       **common),
+        record_update.to_deployment(description="Ghi nhận báo cáo của cơ quan.", **common),
+        decide_extension.to_deployment(description="Đồng ý hoặc không đồng ý gia hạn.", **common),
+        produce_report.to_deployment(description="Lập báo cáo gửi Cục Viễn thông.", **common),
+        escalation_sweep.to_deployment(
+            description="Quét hộp thư đi: mỗi 15 phút và 08:00 các ngày làm việc.",
+            schedules=[Interval(timedelta(minutes=settings.sweep_minutes), timezone=settings.timezone),
+                       Cron("0 8 * * 1-5", timezone=settings.timezone)],
+            **common,
+        ),
+    ]
+
+
+def serve_deployments(settings: Settings) -> None:
+    """Register the deployments and run what the UI and the schedules ask for, until Ctrl-C or SIGTERM."""
+    serve(*build(settings), limit=4, print_starting_message=False)
