@@ -117,6 +117,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
         with transaction(settings) as session:
             directive, assignment = get_assignment(session, slug=scope.slug, key=scope.key)
             names = {code: a.name for code, a in agency_map(session).items()}
+            names.setdefault("coordinator", names.get(directive.issuer, directive.issuer))
             roles = agencies_of(session, [assignment.id])[assignment.id]
             today = rules.today(now)
             s = standing(status=assignment.status, due=assignment.due, done_on=assignment.done_on, today=today,

@@ -19,19 +19,28 @@ from flows.report import produce_report
 from flows.sweep import escalation_sweep
 from models.settings import Settings
 
-NAME = "dondoc"
+# What coordinators read in the Deployments list; `prefect deployment run "<flow>/<name>"` takes them too.
+NAMES = {
+    "launch-directive": "Khởi tạo văn bản",
+    "record-update": "Ghi nhận báo cáo",
+    "decide-extension": "Quyết định gia hạn",
+    "produce-report": "Lập báo cáo",
+    "escalation-sweep": "Quét theo lịch",
+}
 
 
 def build(settings: Settings) -> list[RunnerDeployment]:
     """Launch, record, decide an extension, report, and the sweep on its clock."""
-    common = {"name": NAME, "tags": ["dondoc"], "entrypoint_type": EntrypointType.MODULE_PATH}
+    common = {"tags": ["dondoc"], "entrypoint_type": EntrypointType.MODULE_PATH}
     return [
-        launch_directive.to_deployment(description="Khởi tạo văn bản chỉ đạo từ tệp trong directives/ hoặc YAML dán vào.",
+        launch_directive.to_deployment(name=NAMES["launch-directive"], **common,
+                                       description="Khởi tạo văn bản chỉ đạo từ tệp trong directives/ hoặc YAML dán vào."),
+        record_update.to_deployment(name=NAMES["record-update"], description="Ghi nhận báo cáo của cơ quan.", **common),
+        decide_extension.to_deployment(name=NAMES["decide-extension"], description="Đồng ý hoặc không đồng ý gia hạn.",
                                        **common),
-        record_update.to_deployment(description="Ghi nhận báo cáo của cơ quan.", **common),
-        decide_extension.to_deployment(description="Đồng ý hoặc không đồng ý gia hạn.", **common),
-        produce_report.to_deployment(description="Lập báo cáo gửi Cục Viễn thông.", **common),
+        produce_report.to_deployment(name=NAMES["produce-report"], description="Lập báo cáo gửi Cục Viễn thông.", **common),
         escalation_sweep.to_deployment(
+            name=NAMES["escalation-sweep"],
             description="Quét hộp thư đi: mỗi 15 phút và 08:00 các ngày làm việc.",
             schedules=[Interval(timedelta(minutes=settings.sweep_minutes), timezone=settings.timezone),
                        Cron("0 8 * * 1-5", timezone=settings.timezone)],

@@ -208,14 +208,22 @@ def describe_event(event: Event, key: str | None) -> str:
             text += f" ({p['note']})"
         return text
     if event.kind == "extended":
-        return f"{subject}gia hạn đến {p.get('to')} ({p.get('reason', '')})"
+        return f"{subject}gia hạn đến {_dmy_iso(p.get('to'))} ({p.get('reason', '')})"
     if event.kind == "closed":
         return f"văn bản kết thúc: {p.get('reason', '')}"
+    if event.kind == "created":
+        return f"{subject}giao nhiệm vụ, thời hạn {_dmy_iso(p.get('due'))}"
+    if event.kind == "launched":
+        return f"khởi tạo văn bản số {p.get('number', '')}"
     if event.kind == "extension_requested":
-        return f"{subject}đề nghị gia hạn đến {p.get('until')} ({p.get('reason', '')})"
+        return f"{subject}đề nghị gia hạn đến {_dmy_iso(p.get('until'))} ({p.get('reason', '')})"
     if event.kind == "extension_rejected":
         return f"{subject}không đồng ý gia hạn ({p.get('reason', '')})"
     return f"{subject}{event.kind}"
+
+
+def _dmy_iso(value: str | None) -> str:
+    return f"{date.fromisoformat(value):%d/%m/%Y}" if value else ""
 
 
 def _date(value: str | None) -> date | None:

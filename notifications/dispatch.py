@@ -47,8 +47,20 @@ def dispatch_batch(engine, *, now: datetime, settings: Settings, rules: TimeRule
         batch = BatchContext(session, rows, now=now, rules=rules, links=links)
         prepared = [batch.prepare(row) for row in rows]
         senders = {p.row_id: p.context["directive"]["issuer_name"] for p in prepared}
-    asyncio.run(_pipeline(prepared, senders, settings, engine, now=now, rules=rules, domain=domain, result=result))
+    _run(_pipeline(prepared, senders, settings, engine, now=now, rules=rules, domain=domain, result=result))
     return result
+
+
+def _run(coroutine) -> None:
+    """Run to completion, on a thread of its own when this one already runs an event loop
+    (an async caller, or a library such as Playwright's sync API)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="dispatch") as pool:
+        pool.submit(asyncio.run, coroutine).result()
 
 
 async def _pipeline(prepared: list[Prepared], senders: dict[int, str], settings: Settings, engine, *, now: datetime,

@@ -13,8 +13,8 @@ os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
 os.environ.pop("PREFECT_API_URL", None)
-for name in list(os.environ):
-    if name.startswith("DONDOC_"):
+for name in list(os.environ):  # the developer's own settings must not leak into tests; DONDOC_TEST_* steer them
+    if name.startswith("DONDOC_") and not name.startswith("DONDOC_TEST_"):
         del os.environ[name]
 
 import pytest  # noqa: E402
