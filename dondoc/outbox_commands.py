@@ -143,6 +143,8 @@ def serve(
 
     def started() -> None:
         err.print(f"Trang phản hồi: http://{host}:{port}/ (liên kết trong thư dùng DONDOC_PUBLIC_URL={settings.public_url})")
+        if settings.public_url.startswith(("http://127.0.0.1", "http://localhost")) and not settings.public_url.rstrip("/").endswith(f":{port}"):
+            err.print(f"[dark_orange]Lưu ý:[/] DONDOC_PUBLIC_URL không trỏ tới cổng {port}; liên kết trong thư sẽ không mở được trang này.")
         if deployments:
             err.print("Deployment đã sẵn sàng trên giao diện Prefect (Deployments → dondoc → Run).")
         elif not no_clock:

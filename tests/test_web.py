@@ -190,3 +190,27 @@ def test_extension_request_notifies_the_coordinator(site):
     assert "đang chờ" in client.get(url).text
     again = client.post(f"{base}/gia-han", data={**tokens, "until": "2021-01-20", "reason": "Lần hai"})
     assert again.status_code == 400  # one pending request at a time; the form is gone, the refusal explains
+
+
+def test_the_coordinators_digest_reports_agency_actions(site, smtp):
+    from models.db import open_database
+    from models.planning import plan_digests
+    from notifications.dispatch import dispatch_batch
+
+    client, link, _ = site
+    url, _ = link("land-use-conversion", "stnmt")
+    tokens = form_tokens(client.get(url).text)
+    base = f"/phan-hoi/{SLUG}/land-use-conversion"
+    assert client.post(f"{base}/tiep-nhan", data=tokens).status_code == 303
+    assert client.post(f"{base}/gia-han", data={**tokens, "until": "2021-01-15", "reason": "Chờ ý kiến Bộ"}).status_code == 303
+    morning = datetime(2020, 12, 21, 8, tzinfo=TZ)
+    with transaction() as session:
+        plan_digests(session, now=morning, rules=RULES, domain="localhost")
+    settings = get_settings()
+    dispatch_batch(open_database(settings.database_url), now=morning, settings=settings, rules=RULES)
+    digest = next(m for m in smtp.messages() if str(m["X-Dondoc-Rung"]) == "digest")
+    text = digest.get_body(("plain",)).get_content()
+    assert "stnmt · land-use-conversion: Đã giao → Đã tiếp nhận" in text
+    assert "Đề nghị gia hạn đang chờ quyết định" in text and "Chờ ý kiến Bộ" in text
+    request = next(m for m in smtp.messages() if str(m["X-Dondoc-Rung"]) == "extension-request")
+    assert "stttt@longan.example.com" in str(request["To"])
