@@ -8,11 +8,12 @@ from functools import lru_cache
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session as _Session
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from models.errors import DatabaseUnavailable
+from models import migrate
+from models.errors import ConfigError, DatabaseUnavailable
 from models.settings import Settings, get_settings
 from models.tables import Event
 
@@ -20,6 +21,9 @@ from models.tables import Event
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     """One engine per URL for the life of the process."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):  # the driver dondoc ships with is psycopg 3
+            url = "postgresql+psycopg://" + url[len(plain):]
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -36,23 +40,32 @@ def get_engine(url: str) -> Engine:
     return engine
 
 
-def init_db(engine: Engine) -> None:
-    """Create any missing tables."""
-    try:
-        SQLModel.metadata.create_all(engine)
-    except OperationalError as exc:
-        raise DatabaseUnavailable(f"không kết nối được cơ sở dữ liệu: {_first_line(exc)}") from exc
-
-
 _ready: set[str] = set()
 
 
 def open_database(url: str) -> Engine:
-    """The engine for ``url``, with its tables created on first use in this process."""
+    """The engine for ``url``, its schema checked once per process.
+
+    A fresh database gets the whole schema (so the defaults work with nothing
+    configured); an existing one must already be at the latest migration.
+    """
     engine = get_engine(url)
-    if url not in _ready:
-        init_db(engine)
-        _ready.add(url)
+    if url in _ready:
+        return engine
+    try:
+        if migrate.is_fresh(engine):
+            try:
+                migrate.upgrade(engine)
+            except (OperationalError, ProgrammingError, IntegrityError):
+                pass  # another process created the schema at the same moment; checked just below
+        if migrate.current(engine) != migrate.head():
+            raise ConfigError(
+                f"cơ sở dữ liệu ở phiên bản {migrate.current(engine) or 'không rõ'}, cần {migrate.head()}: "
+                "chạy `dondoc db upgrade`"
+            )
+    except OperationalError as exc:
+        raise DatabaseUnavailable(f"không kết nối được cơ sở dữ liệu: {_first_line(exc)}") from exc
+    _ready.add(url)
     return engine
 
 

@@ -29,13 +29,54 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
 
 
-@pytest.fixture
-def database(tmp_path, monkeypatch) -> str:
-    """A fresh SQLite project database, configured through DONDOC_DATABASE_URL."""
-    url = f"sqlite:///{tmp_path / 'dondoc.db'}"
-    monkeypatch.setenv("DONDOC_DATABASE_URL", url)
+POSTGRES = os.environ.get("DONDOC_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+
+def _postgres_reason() -> str | None:
+    """Why PostgreSQL tests cannot run here, or None when they can."""
+    import psycopg
+
+    try:
+        with psycopg.connect(POSTGRES.replace("+psycopg", "") + "/postgres", connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return f"no PostgreSQL at {POSTGRES} ({str(exc).strip().splitlines()[0]})"
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    reason = _postgres_reason()
+    if reason:
+        pytest.skip(reason)
+    return POSTGRES
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path, monkeypatch) -> str:
+    """A fresh project database, SQLite or PostgreSQL, configured through DONDOC_DATABASE_URL."""
     monkeypatch.chdir(tmp_path)
-    return url
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'dondoc.db'}"
+        monkeypatch.setenv("DONDOC_DATABASE_URL", url)
+        yield url
+        return
+    import uuid
+
+    import psycopg
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"dondoc_test_{uuid.uuid4().hex[:12]}"
+    admin = server.replace("+psycopg", "") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{server}/{name}"
+    monkeypatch.setenv("DONDOC_DATABASE_URL", url)
+    yield url
+    from models.db import get_engine
+
+    get_engine(url).dispose()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
