@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from dondoc import render
 from dondoc.app import JsonOption, NowOption, ReportFormat, Reported, app, err, out, prefect_quietly, print_json
 from dondoc.timeargs import parse_date, parse_now, split_target
 from models.db import rehearsal, transaction
+from models.errors import InputError
 from models.launch import launch_directive as launch_directive_rows
 from models.launch import upsert_registry
 from models.loader import load_directive_file, load_registry
@@ -24,16 +26,42 @@ from models.updates import record_update as record_rows
 
 @app.command()
 def launch(
-    file: Annotated[Path, typer.Argument(help="Tệp YAML của văn bản chỉ đạo, ví dụ directives/2550-STTTT-BCTT.yaml.")],
+    files: Annotated[list[Path], typer.Argument(help="Tệp YAML của văn bản chỉ đạo, hoặc thư mục (mọi tệp *.yaml trong đó, trừ *.responses.yaml).")],
     now: NowOption = None,
     by: Annotated[str, typer.Option("--by", help="Người khởi tạo, ghi vào nhật ký.")] = "coordinator",
+    as_json: JsonOption = False,
 ) -> None:
-    """Khởi tạo một văn bản chỉ đạo: kiểm tra tệp, tạo các nhiệm vụ trong một giao dịch và in slug.
+    """Khởi tạo văn bản chỉ đạo: kiểm tra tệp, tạo các nhiệm vụ trong một giao dịch và in slug.
 
     Tệp sai được từ chối (mã thoát 2), kèm mọi lỗi với tên tệp, trường và dòng; khi đó không ghi gì.
+    Nhiều tệp hoặc một thư mục: mỗi tệp một giao dịch; cuối cùng in danh sách đã khởi tạo và bị từ chối.
     """
     settings = get_settings()
     moment = parse_now(now, settings.tz)
+    paths = expand_directive_paths(files)
+    if len(paths) == 1 and not files[0].is_dir():
+        _launch_one(paths[0], moment, by, settings, as_json)
+    else:
+        _launch_many(paths, moment, by, as_json)
+
+
+def expand_directive_paths(files: list[Path]) -> list[Path]:
+    paths: list[Path] = []
+    for item in files:
+        if item.is_dir():
+            found = sorted(p for p in item.iterdir() if p.suffix in (".yaml", ".yml") and not p.name.endswith(
+                (".responses.yaml", ".responses.yml")) and p.is_file())
+            if not found:
+                raise InputError(f"{item}: thư mục không có tệp văn bản chỉ đạo (*.yaml)")
+            paths += found
+        elif item.exists():
+            paths.append(item)
+        else:
+            raise InputError(f"{item}: không tìm thấy tệp")
+    return list(dict.fromkeys(paths))
+
+
+def _launch_one(file: Path, moment, by: str, settings, as_json: bool) -> None:
     loaded = load_directive_file(file)
     with rehearsal(settings) as session:
         launch_directive_rows(session, loaded=loaded, now=moment, rules=TimeRules.from_settings(settings), actor=by)
@@ -43,8 +71,48 @@ def launch(
     result = launch_directive(path=str(file), now=moment, actor=by)
     for moved in result["moved"]:
         err.print(f"Lưu ý: hạn của {moved['key']} ({moved['stated']}) rơi vào ngày nghỉ, chuyển sang {moved['due']}.")
+    if as_json:
+        print_json({"launched": [{"path": str(file), "slug": result["slug"], "number": result["number"],
+                                  "assignments": len(result["assignments"])}], "refused": []})
+        return
     err.print(f"Đã khởi tạo văn bản số {result['number']} với {len(result['assignments'])} nhiệm vụ.")
     out.print(result["slug"], markup=False)
+
+
+def _launch_many(paths: list[Path], moment, by: str, as_json: bool) -> None:
+    prefect_quietly()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from flows.launch import launch_directives
+    from flows.runtime import progress_listener
+
+    show = not as_json and sys.stderr.isatty()
+    progress = Progress(TextColumn("Khởi tạo"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=err, transient=True) if show else None
+    task_id = progress.add_task("launch", total=len(paths)) if progress else None
+    token = progress_listener.set((lambda done, total: progress.update(task_id, completed=done)) if progress else None)
+    try:
+        if progress:
+            progress.start()
+        result = launch_directives(paths=[str(p) for p in paths], now=moment, actor=by, label=f"{len(paths)} tệp")
+    finally:
+        progress_listener.reset(token)
+        if progress:
+            progress.stop()
+    launched, refused = result["launched"], result["refused"]
+    if as_json:
+        print_json(result)
+    else:
+        for item in launched:
+            out.print(item["slug"], markup=False)
+        for item in refused:
+            err.print(f"[bold red]Từ chối[/] {item['path']}:")
+            for problem in item["refused"]:
+                err.print(f"  {problem}", markup=False)
+        total = sum(item["assignments"] for item in launched)
+        err.print(f"Đã khởi tạo {len(launched)} văn bản ({total} nhiệm vụ); từ chối {len(refused)}.")
+    if refused:
+        raise typer.Exit(2)
 
 
 @app.command()

@@ -10,9 +10,9 @@ from prefect import flow
 
 from flows.kinds import KIND_FLOWS
 from models.errors import InputError
-from flows.runtime import directive_tags, in_process_subflows, label_current_run, resolve_now
-from tasks.artifacts import publish_status
-from tasks.directives import store_directive
+from flows.runtime import directive_tags, in_process_subflows, label_current_run, report_progress, resolve_now
+from tasks.artifacts import publish_launch_summary, publish_status, publish_statuses
+from tasks.directives import store_directive, store_directives
 
 
 @flow(name="launch-directive", flow_run_name="launch")
@@ -47,3 +47,38 @@ def launch_directive(
             kind_flow(assignment_id=item["id"])
     publish_status(slug, now)
     return launched
+
+
+@flow(name="launch-directives", flow_run_name="launch · {label}")
+def launch_directives(
+    paths: list[str],
+    now: datetime | None = None,
+    actor: str = "coordinator",
+    chunk: int = 100,
+    label: str = "many",
+) -> dict:
+    """Khởi tạo nhiều văn bản: mỗi tệp một giao dịch; tệp sai bị từ chối, các tệp khác vẫn được khởi tạo.
+
+    One flow run and one task run per ``chunk`` files, whatever the number of
+    directives: a subflow per assignment (as for one directive) would cost
+    about a second each. Status artifacts are published once, at the end.
+
+    Args:
+        paths: Các tệp YAML.
+        now: Thời điểm khởi tạo; bỏ trống là giờ thực.
+        actor: Người khởi tạo.
+        chunk: Số tệp mỗi task.
+        label: Nhãn của lần chạy.
+    """
+    now = resolve_now(now)
+    results: list[dict] = []
+    report_progress(0, len(paths))
+    for start in range(0, len(paths), chunk):
+        results += store_directives(paths[start:start + chunk], now=now, actor=actor)
+        report_progress(len(results), len(paths))
+    launched = [r for r in results if "slug" in r]
+    refused = [r for r in results if "refused" in r]
+    if launched:
+        publish_statuses(now)
+    publish_launch_summary(launched, refused, now)
+    return {"launched": launched, "refused": refused}

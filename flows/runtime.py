@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 
 from prefect import get_client
@@ -54,3 +55,14 @@ def resolve_now(now: datetime | None) -> datetime:
             return now.replace(tzinfo=get_settings().tz)
         return now
     return wall_clock(get_settings().tz)
+
+
+# A shell that wants to draw progress (Rich, on a terminal) sets this around a flow call; flows report
+# through it without knowing who listens. It is never a flow parameter: it is not data.
+progress_listener: ContextVar[Callable[[int, int], None] | None] = ContextVar("progress_listener", default=None)
+
+
+def report_progress(done: int, total: int) -> None:
+    listener = progress_listener.get()
+    if listener is not None:
+        listener(done, total)

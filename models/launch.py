@@ -112,7 +112,8 @@ def launch_directive(
                   payload={"due": due.isoformat(), "stated_due": item.due.isoformat(),
                            "leads": list(item.leads), "supporting": list(item.supporting)})
         )
-        plan_assignment(session, directive=directive, assignment=assignment, now=now, rules=rules, domain=mail_domain)
+        plan_assignment(session, directive=directive, assignment=assignment, now=now, rules=rules, domain=mail_domain,
+                        fresh=True)
         created.append((assignment.id, item.key, item.kind))
     session.flush()
     return Launched(slug=slug, number=spec.number, directive_id=directive.id, assignments=created, moved=moved)

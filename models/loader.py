@@ -67,17 +67,31 @@ def _load_directive(source: Source | None, problems: list[Problem], *, base_dir:
         if not registry_path.is_file():
             problems.append(source.problem(["registry"], f"không tìm thấy tệp danh mục cơ quan {registry_name}"))
         else:
-            reg_source, reg_problems = read_file(registry_path, registry_name)
-            problems += reg_problems
-            if reg_source is not None:
-                registry, more = _validate_registry(reg_source)
-                problems += more
+            registry, more = _registry(registry_path, registry_name)
+            problems += more
 
     codes = {a.code for a in registry.agencies} if registry else None
     problems += _directive_rules(source, data, codes)
     if problems or directive is None or registry is None:
         raise DefinitionError(problems)
     return Loaded(directive=directive, registry=registry, source=source.name, registry_source=registry_name)
+
+
+_registries: dict[tuple, tuple[RegistryDef | None, list[Problem]]] = {}
+
+
+def _registry(path: Path, name: str) -> tuple[RegistryDef | None, list[Problem]]:
+    """A registry file, read once per version: launching a thousand directives reads it once."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, name)
+    if key not in _registries:
+        source, problems = read_file(path, name)
+        registry, more = _validate_registry(source) if source is not None else (None, [])
+        if len(_registries) > 64:
+            _registries.clear()
+        _registries[key] = (registry, problems + more)
+    registry, problems = _registries[key]
+    return registry, list(problems)
 
 
 def _validate_registry(source: Source) -> tuple[RegistryDef | None, list[Problem]]:

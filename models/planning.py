@@ -20,15 +20,16 @@ def mail_domain(mail_from: str) -> str:
 def add_row(
     session: Session, *, directive: Directive, assignment: Assignment | None, rung: str, template: str, on: date | None,
     due_at: datetime, to: list[str], cc: list[str], now: datetime, domain: str, repeat: int | None = None,
-    tag: str | None = None, payload: dict | None = None,
+    tag: str | None = None, payload: dict | None = None, fresh: bool = False,
 ) -> Notification | None:
     """Plan one message unless its key is already planned; a cancelled twin is revived.
 
     ``tag`` tells apart messages of the same rung on the same day (one per extension request).
+    ``fresh`` says the assignment was created in this transaction, so no twin can exist.
     """
     key = notification_key(directive.slug, assignment.key if assignment else None, f"{rung}-{tag}" if tag else rung, on)
     # populate_existing: a bulk cancel earlier in this transaction may have changed the row.
-    row = session.exec(
+    row = None if fresh else session.exec(
         select(Notification).where(Notification.key == key).execution_options(populate_existing=True)
     ).first()
     if row is not None:
@@ -46,14 +47,15 @@ def add_row(
 
 def plan_assignment(
     session: Session, *, directive: Directive, assignment: Assignment, now: datetime, rules: TimeRules,
-    domain: str, include_launch: bool = True,
+    domain: str, include_launch: bool = True, fresh: bool = False,
 ) -> list[Notification]:
     planned: list[PlannedRung] = plan(ladder_of(directive.definition), due=assignment.due, now=now, rules=rules,
                                       include_launch=include_launch)
     rows = []
     for p in planned:
         row = add_row(session, directive=directive, assignment=assignment, rung=p.rung, template=p.template, on=p.on,
-                      due_at=p.due_at, to=list(p.to), cc=list(p.cc), now=now, domain=domain, repeat=p.repeat)
+                      due_at=p.due_at, to=list(p.to), cc=list(p.cc), now=now, domain=domain, repeat=p.repeat,
+                      fresh=fresh)
         if row is not None:
             rows.append(row)
     return rows

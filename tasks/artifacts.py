@@ -102,3 +102,19 @@ def publish_brief(brief: dict) -> None:
         markdown="\n".join(lines),
         description=f"{brief['key']} · {brief['number']}",
     )
+
+
+@task(name="publish-launch-summary", retries=2, retry_delay_seconds=1)
+def publish_launch_summary(launched: list[dict], refused: list[dict], now: datetime) -> None:
+    """What a bulk launch did, as the markdown artifact ``launch-summary``."""
+    lines = [f"# Khởi tạo {len(launched)} văn bản, từ chối {len(refused)}", ""]
+    if refused:
+        lines += ["## Bị từ chối", ""]
+        for item in refused:
+            lines += [f"- `{html.escape(item['path'], quote=False)}`"]
+            lines += [f"  - {html.escape(problem, quote=False)}" for problem in item["refused"][:20]]
+        lines.append("")
+    lines += ["## Đã khởi tạo", "", "| Slug | Số | Nhiệm vụ |", "|---|---|---:|"]
+    lines += [f"| {r['slug']} | {html.escape(r['number'], quote=False)} | {r['assignments']} |" for r in launched[:2000]]
+    create_markdown_artifact(key="launch-summary", markdown="\n".join(lines),
+                             description=f"Khởi tạo hàng loạt lúc {now:%H:%M %d/%m/%Y}")

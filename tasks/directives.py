@@ -11,7 +11,7 @@ from models.db import transaction
 from models.launch import launch_directive
 from models.loader import load_directive_file, load_directive_text
 from models.planning import mail_domain
-from models.errors import NotFound
+from models.errors import DefinitionError, InputError, NotFound
 from models.queries import agencies_of
 from models.settings import get_settings
 from models.tables import Assignment, Directive
@@ -50,6 +50,25 @@ def store_directive(*, now: datetime, actor: str, path: str | None = None, text:
         ],
         "moved": [{"key": k, "stated": s.isoformat(), "due": d.isoformat()} for k, s, d in launched.moved],
     }
+
+
+@task(name="store-directives")
+def store_directives(paths: list[str], *, now: datetime, actor: str) -> list[dict]:
+    """Validate and launch each file in its own transaction; a refused file does not stop the others."""
+    rules, domain = _rules(), _domain()
+    results = []
+    for path in paths:
+        try:
+            loaded = load_directive_file(Path(path))
+            with transaction() as session:
+                launched = launch_directive(session, loaded=loaded, now=now, rules=rules, actor=actor, mail_domain=domain)
+            results.append({"path": path, "slug": launched.slug, "number": launched.number,
+                            "assignments": len(launched.assignments)})
+        except DefinitionError as exc:
+            results.append({"path": path, "refused": [str(p) for p in exc.problems]})
+        except InputError as exc:
+            results.append({"path": path, "refused": [f"{path}: {exc}"]})
+    return results
 
 
 @task(name="brief-assignment")
