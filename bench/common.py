@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -13,47 +12,22 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from dondoc.mailbox import wait_for_port
+from dondoc.testing import LEADS, write_directives  # noqa: F401  (re-exported for the benches)
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = ROOT / "directives" / "agencies" / "long-an.yaml"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-LEADS = ["sxd", "stnmt", "sct", "bqlkkt", "stttt"]
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def write_directives(folder: Path, count: int, assignments: int, *, issued: date = date(2020, 11, 30),
-                     due: date = date(2020, 12, 31), prefix: str = "B") -> list[Path]:
-    """``count`` directive files of ``assignments`` assignments each, sharing a copy of the Long An registry."""
-    (folder / "agencies").mkdir(parents=True, exist_ok=True)
-    shutil.copy(REGISTRY, folder / "agencies" / "long-an.yaml")
-    paths = []
-    for i in range(count):
-        lines = [
-            f"number: {i + 1}/{prefix}-STTTT", f"issued_on: {issued}", "issuer: stttt",
-            f"subject: Văn bản thử nghiệm số {i + 1}", "place: Long An", "registry: agencies/long-an.yaml",
-            "assignments:",
-        ]
-        for j in range(assignments):
-            lines += [
-                f"  - key: a{j + 1}", f"    title: Nhiệm vụ thử nghiệm {j + 1}",
-                f"    action: Thực hiện nhiệm vụ thử nghiệm số {j + 1} của văn bản {i + 1}.",
-                f"    leads: [{LEADS[j % len(LEADS)]}]", "    supporting: [viettel]",
-                f"    due: {due + timedelta(days=j % 20)}",
-            ]
-        path = folder / f"d{i + 1:05d}.yaml"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        paths.append(path)
-    return paths
 
 
 def wait_http(url: str, timeout: float = 120) -> None:

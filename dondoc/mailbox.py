@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import mailbox
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -38,6 +39,7 @@ class MaildirHandler:
         self.echo = echo
         self.faults = faults or Faults()
         self.received = 0
+        self.arrivals: list[str] = []  # Message-IDs in the order they were accepted
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.faults.refuse.get(address.lower())
@@ -54,6 +56,8 @@ class MaildirHandler:
         content = envelope.original_content or envelope.content
         self.box.add(content)
         self.received += 1
+        header = re.search(rb"^Message-ID:\s*(\S+)", content, re.MULTILINE | re.IGNORECASE)
+        self.arrivals.append(header.group(1).decode("ascii", "replace") if header else "")
         if self.echo:
             self.echo(message_from_bytes(content, policy=policy.default))
         return "250 Message accepted for delivery"

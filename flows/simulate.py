@@ -32,14 +32,14 @@ def simulate_campaign(path: str, start: datetime, until: datetime, responses: li
     messages: list[dict] = []
     applied: list[dict] = []
     sweeps = 1
-    messages += sweep_once(start)["messages"]
+    messages += sweep_once(start, collect=True)["messages"]
     for moment, response in _moments(script, start, until, rules):
         if response is None:
-            messages += sweep_once(moment)["messages"]
+            messages += sweep_once(moment, collect=True)["messages"]
             sweeps += 1
         else:
             applied.append(_apply(response, slug, moment))
-            messages += sweep_once(moment)["messages"]  # as `dondoc serve` would within minutes
+            messages += sweep_once(moment, collect=True)["messages"]  # as `dondoc serve` would within minutes
             sweeps += 1
         if _closed(slug) and not any(r.moment(rules.tz) > moment for r in script):
             break

@@ -12,7 +12,7 @@ from tasks.artifacts import publish_statuses
 from tasks.sweep import dispatch, prepare_sweep
 
 
-def sweep_once(now: datetime) -> dict:
+def sweep_once(now: datetime, collect: bool = False) -> dict:
     """One sweep as a handful of task runs: one per batch of up to DONDOC_BATCH_SIZE messages, plus two.
 
     A plain function, so the sweep flow and the simulation share it without
@@ -23,7 +23,7 @@ def sweep_once(now: datetime) -> dict:
     sent: list[dict] = []
     batches = 0
     while True:
-        result = dispatch(now)
+        result = dispatch(now, collect=collect)
         batches += 1
         counts.update(result["counts"])
         sent.extend(result["sent"])

@@ -187,25 +187,25 @@ def _directive_rules(source: Source, data: dict[str, Any], codes: set[str] | Non
 
 
 def _cycles(graph: dict[str, list[str]]) -> Iterable[list[str]]:
-    """Each dependency cycle once, found by depth-first search."""
+    """Each dependency cycle once, by an iterative depth-first search (a long chain must not overflow the stack)."""
     state: dict[str, int] = {}
-    stack: list[str] = []
     found: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph.get(node, []):
-            if state.get(nxt) == 1:
-                found.append(stack[stack.index(nxt):])
+    for root in graph:
+        if root in state:
+            continue
+        state[root] = 1
+        path, iterators = [root], [iter(graph.get(root, []))]
+        while iterators:
+            nxt = next(iterators[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                iterators.pop()
+            elif state.get(nxt) == 1:
+                found.append(path[path.index(nxt):])
             elif nxt not in state:
-                visit(nxt)
-        stack.pop()
-        state[node] = 2
-
-    for node in graph:
-        if node not in state:
-            visit(node)
+                state[nxt] = 1
+                path.append(nxt)
+                iterators.append(iter(graph.get(nxt, [])))
     return found
 
 

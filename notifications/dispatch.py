@@ -28,17 +28,18 @@ CHUNK = 100  # outcomes are recorded every CHUNK messages, so a crash re-sends a
 class BatchResult:
     claimed: int = 0
     counts: Counter = field(default_factory=Counter)  # sent / failed / retrying
-    sent: list[dict] = field(default_factory=list)  # what went where, for timelines
+    sent: list[dict] = field(default_factory=list)  # what went where, for timelines (only with collect)
+    collect: bool = False
 
 
 def dispatch_batch(engine, *, now: datetime, settings: Settings, rules: TimeRules, links: LinkMaker | None = None,
-                   limit: int | None = None) -> BatchResult:
-    """Claim up to ``limit`` due rows and deliver them; returns what happened."""
+                   limit: int | None = None, collect: bool = False) -> BatchResult:
+    """Claim up to ``limit`` due rows and deliver them; returns the counts (and, with ``collect``, each message)."""
     worker = uuid.uuid4().hex[:16]
     limit = limit or settings.batch_size
     with session_scope(engine) as session:
         ids = outbox.claim(session, now=now, limit=limit, worker=worker, claim_timeout=settings.claim_timeout_seconds)
-    result = BatchResult(claimed=len(ids))
+    result = BatchResult(claimed=len(ids), collect=collect)
     if not ids:
         return result
     domain = mail_domain(settings.mail_from)
@@ -93,15 +94,27 @@ async def _pipeline(prepared: list[Prepared], senders: dict[int, str], settings:
                 await loop.run_in_executor(recorder, partial(_record, engine, chunk, now=now, rules=rules,
                                                              domain=domain, settings=settings, result=result))
 
+        # Rows arrive oldest first; two rows about one assignment (a catch-up after downtime: reminder,
+        # due-soon, overdue…) must also leave in that order, so each waits for the one before it.
+        previous: dict[str, asyncio.Event] = {}
+
         async def send_loop() -> None:
             while (item := await queue.get()) is not None:
                 p, data = item
-                if data is None:
-                    outcome = Outcome("failed", "không xác định được người nhận")
-                elif isinstance(data, Outcome):
-                    outcome = data
-                else:
-                    outcome = await mailer.send(data, settings.mail_from, [x.email for x in p.to + p.cc])
+                subject = p.key.rsplit("/", 2)[0]
+                before, done = previous.get(subject), asyncio.Event()
+                previous[subject] = done
+                if before is not None:
+                    await before.wait()
+                try:
+                    if data is None:
+                        outcome = Outcome("failed", "không xác định được người nhận")
+                    elif isinstance(data, Outcome):
+                        outcome = data
+                    else:
+                        outcome = await mailer.send(data, settings.mail_from, [x.email for x in p.to + p.cc])
+                finally:
+                    done.set()
                 finished.append((p, outcome))
                 await flush()
 
@@ -127,9 +140,10 @@ def _record(engine, chunk: list[tuple[Prepared, Outcome]], *, now, rules, domain
                 note = "một số người nhận bị từ chối: " + "; ".join(outcome.refused) if outcome.refused else None
                 outbox.mark_sent(session, row, now=now, recipients=recipients, rules=rules, domain=domain, note=note)
                 result.counts["sent"] += 1
-                result.sent.append({"at": now.isoformat(), "rung": prepared.rung, "directive": prepared.slug,
-                                    "assignment": prepared.assignment_key, "to": recipients["to"],
-                                    "cc": recipients["cc"], "message_id": prepared.message_id})
+                if result.collect:
+                    result.sent.append({"at": now.isoformat(), "rung": prepared.rung, "directive": prepared.slug,
+                                        "assignment": prepared.assignment_key, "to": recipients["to"],
+                                        "cc": recipients["cc"], "message_id": prepared.message_id})
             elif outcome.state == "failed":
                 result.counts[outbox.mark_failed(session, row, error=outcome.error or "")] += 1
             else:

@@ -40,13 +40,18 @@ def _eligible(now: datetime, claim_timeout: int):
 
 
 def tidy(session: Session, *, now: datetime) -> int:
-    """Cancel pending rows that must never go out: a closed directive, or an assignment no longer open."""
+    """Cancel due rows that must never go out: a closed directive, or an assignment no longer open.
+
+    Only due rows are looked at (the claim only takes those), so a sweep's cost
+    follows what is due, not how much is planned.
+    """
     closed = sa_select(Directive.id).where(Directive.status != "active")
     finished = sa_select(Assignment.id).where(Assignment.status.not_in(OPEN))
     result = session.exec(
         update(Notification)
         .where(
             Notification.state == "pending",
+            Notification.due_at <= now,
             or_(
                 and_(Notification.directive_id.in_(closed), Notification.rung != "closed"),
                 Notification.assignment_id.in_(finished),

@@ -27,12 +27,12 @@ def prepare_sweep(now: datetime) -> dict:
 
 
 @task(name="dispatch-batch")
-def dispatch(now: datetime, limit: int | None = None) -> dict:
+def dispatch(now: datetime, limit: int | None = None, collect: bool = False) -> dict:
     """Claim a batch of due notifications, send them over SMTP and record each outcome."""
     settings = get_settings()
     rules = TimeRules.from_settings(settings)
     result = dispatch_batch(open_database(settings.database_url), now=now, settings=settings, rules=rules,
-                            links=reply_links(settings), limit=limit)
+                            links=reply_links(settings), limit=limit, collect=collect)
     return {"claimed": result.claimed, "counts": dict(result.counts), "sent": result.sent,
             "limit": limit or settings.batch_size}
 

@@ -1,0 +1,51 @@
+"""Dispatchers side by side: three real `dondoc sweep` processes over the same outbox send each message once.
+
+PostgreSQL claims with FOR UPDATE SKIP LOCKED; SQLite with one UPDATE … RETURNING
+under its single writer lock. Checked by counting Message-IDs at a real aiosmtpd.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import func, select
+
+from dondoc.testing import write_directives
+from models.db import transaction
+from models.launch import launch_directive
+from models.loader import load_directive_file
+from models.tables import Notification
+from models.timerules import TimeRules
+from tests.conftest import plan_due_rows
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def test_three_sweeps_at_once_send_every_message_exactly_once(database, smtp, subprocess_env, tmp_path):
+    per_assignment = 100 if database.startswith("postgresql") else 30  # 10,000 on PostgreSQL, 3,000 on SQLite
+    path = write_directives(tmp_path / "directives", 1, 100)[0]
+    launch_at = datetime(2021, 3, 1, 9, tzinfo=TZ)
+    with transaction() as session:
+        launch_directive(session, loaded=load_directive_file(path), now=launch_at, rules=TimeRules(), actor="t")
+    plan_due_rows("1-b-stttt", per_assignment, launch_at)
+    with transaction() as session:  # the extra reminders, the 100 notices, and rungs the late launch made due
+        planned = session.exec(select(func.count()).select_from(Notification).where(Notification.due_at <= launch_at)).one()
+    assert planned >= 100 * per_assignment + 100
+    env = {**subprocess_env, "DONDOC_BATCH_SIZE": "250"}
+    sweeps = [subprocess.Popen([sys.executable, "-m", "dondoc", "sweep", "--now", "2021-03-01T09:05+07:00", "--json"],
+                               env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for _ in range(3)]
+    outcomes = [p.communicate(timeout=600) for p in sweeps]
+    assert [p.returncode for p in sweeps] == [0, 0, 0], [err for _, err in outcomes]
+    arrivals = Counter(smtp.controller.handler.arrivals)
+    assert sum(arrivals.values()) == planned and len(arrivals) == planned  # each Message-ID once
+    with transaction() as session:
+        assert session.exec(select(func.count()).select_from(Notification).where(Notification.state == "sent")).one() == planned
+        expected = set(session.exec(select(Notification.message_id).where(Notification.state == "sent")).all())
+    assert set(arrivals) == expected
+    sent_by_each = [int(__import__("json").loads(out)["sent"]) for out, _ in outcomes]
+    assert sum(sent_by_each) == planned and sum(1 for n in sent_by_each if n > 0) >= 2  # they really shared the work
