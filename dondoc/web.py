@@ -217,7 +217,9 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
     @app.post("/phan-hoi/{slug}/{key}/hoan-thanh", response_class=HTMLResponse)
     def report_done(request: Request, slug: str, key: str, t: str = Form(""), csrf: str = Form(""),
                     number: str = Form(""), document_date: str = Form(""), note: str = Form(""),
-                    document: UploadFile | None = File(None)) -> Response:
+                    document: UploadFile | str | None = File(None)) -> Response:
+        # A browser posts a file field with no file chosen as an empty, nameless part, which Starlette
+        # hands over as a string: that is "no document", not a malformed request.
         saved: dict = {}
 
         def validate(now, scope):
@@ -237,7 +239,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
                 errors["document_date"] = "Ngày văn bản không hợp lệ."
             if len(note.strip()) > LIMITS["note"]:
                 errors["done_note"] = f"Ghi chú dài quá {LIMITS['note']} ký tự."
-            if document is not None and document.filename:
+            if isinstance(document, UploadFile) and document.filename:
                 problem = _store_document(document, upload_limit, Path(settings.state_dir) / "uploads" / slug / key,
                                           saved, dry_run=bool(errors))
                 if problem:

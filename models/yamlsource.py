@@ -58,8 +58,15 @@ class Source:
     def line_of(self, loc: Sequence[Any]) -> int | None:
         """The 1-based line of the deepest node along ``loc`` that exists."""
         if self._located is None:
-            self._located = _located_yaml().load(self.text)
+            try:
+                self._located = _located_yaml().load(self.text)
+            except YAMLError:
+                # The C and the pure parser disagree on some odd texts ("0\t"); the problem still stands,
+                # only its line is unknown.
+                self._located = False
         root = self._located
+        if root is False:
+            return None
         node, line = root, getattr(getattr(root, "lc", None), "line", None)
         for part in loc:
             lc = getattr(node, "lc", None)
