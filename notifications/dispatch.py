@@ -16,7 +16,7 @@ from models.db import session_scope
 from models.planning import mail_domain
 from models.settings import Settings
 from models.timerules import TimeRules
-from notifications import outbox
+from notifications import aio, outbox
 from notifications.compose import compose
 from notifications.context import BatchContext, LinkMaker, Prepared
 from notifications.smtp import Mailer, Outcome
@@ -48,20 +48,8 @@ def dispatch_batch(engine, *, now: datetime, settings: Settings, rules: TimeRule
         batch = BatchContext(session, rows, now=now, rules=rules, links=links)
         prepared = [batch.prepare(row) for row in rows]
         senders = {p.row_id: p.context["directive"]["issuer_name"] for p in prepared}
-    _run(_pipeline(prepared, senders, settings, engine, now=now, rules=rules, domain=domain, result=result))
+    aio.run(_pipeline(prepared, senders, settings, engine, now=now, rules=rules, domain=domain, result=result))
     return result
-
-
-def _run(coroutine) -> None:
-    """Run to completion, on a thread of its own when this one already runs an event loop
-    (an async caller, or a library such as Playwright's sync API)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(coroutine)
-        return
-    with ThreadPoolExecutor(1, thread_name_prefix="dispatch") as pool:
-        pool.submit(asyncio.run, coroutine).result()
 
 
 async def _pipeline(prepared: list[Prepared], senders: dict[int, str], settings: Settings, engine, *, now: datetime,
