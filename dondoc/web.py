@@ -239,7 +239,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
                 errors["document_date"] = "Ngày văn bản không hợp lệ."
             if len(note.strip()) > LIMITS["note"]:
                 errors["done_note"] = f"Ghi chú dài quá {LIMITS['note']} ký tự."
-            if isinstance(document, UploadFile) and document.filename:
+            if not isinstance(document, (str, type(None))) and document.filename:
                 problem = _store_document(document, upload_limit, Path(settings.state_dir) / "uploads" / slug / key,
                                           saved, dry_run=bool(errors))
                 if problem:
