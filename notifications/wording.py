@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import date
 
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
@@ -60,7 +62,18 @@ RUNG_LABELS = {
 }
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]{}#!~|])")
+_LIST_MARKER = re.compile(r"^(\s*(?:\d+)?)([-+.)])(?=\s)")
+
+
 def markdown_text(text: str) -> str:
-    """Text safe inside Markdown (and a Markdown table cell): no raw HTML, no stray cell breaks."""
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("\r", " ").replace("\n", " "))
+    """Text that a Markdown renderer shows as written, on one line (and inside a table cell).
+
+    Agencies type what ends up here; the Prefect UI renders raw HTML and
+    Markdown in artifact tables and descriptions, so neither may pass through:
+    HTML becomes entities, emphasis, links and cell breaks are backslash-escaped,
+    and a leading "1." or "-" does not start a list.
+    """
+    flat = html.escape(str(text).replace("\r", " ").replace("\n", " "), quote=False)
+    flat = _MARKDOWN_PUNCTUATION.sub(r"\\\1", flat)
+    return _LIST_MARKER.sub(r"\1\\\2", flat)

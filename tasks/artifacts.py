@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
 
 from prefect import task
@@ -15,6 +14,7 @@ from models.tables import Directive
 from models.settings import get_settings
 from models.status import FLAG_LABELS, LABELS, TALLY_LABELS, tally
 from models.timerules import TimeRules
+from notifications.wording import markdown_text as md
 
 
 def _days(value: int | None) -> str:
@@ -27,17 +27,18 @@ def _days(value: int | None) -> str:
 
 def _publish(session, directive: Directive, now: datetime, rules: TimeRules, names: dict[str, str]) -> list[dict]:
     rows = status_rows(session, directive=directive, now=now, rules=rules)
+    # The Prefect UI renders Markdown and HTML in cells and descriptions; agencies supply some of this text.
     table = [
         {
-            "Nhiệm vụ": row.title,
+            "Nhiệm vụ": md(row.title),
             "Khóa": row.key,
-            "Đơn vị chủ trì": ", ".join(names.get(c, c) for c in row.leads),
-            "Đơn vị phối hợp": ", ".join(names.get(c, c) for c in row.supporting),
+            "Đơn vị chủ trì": md(", ".join(names.get(c, c) for c in row.leads)),
+            "Đơn vị phối hợp": md(", ".join(names.get(c, c) for c in row.supporting)),
             "Thời hạn": f"{row.due:%d/%m/%Y}",
             "Trạng thái": LABELS[row.status],
             "Tình hình": FLAG_LABELS[row.flag],
             "Số ngày làm việc": _days(row.overdue_working_days),
-            "Kết quả": (row.evidence or "") + (f" ngày {row.evidence_on:%d/%m/%Y}" if row.evidence_on else ""),
+            "Kết quả": md(row.evidence or "") + (f" ngày {row.evidence_on:%d/%m/%Y}" if row.evidence_on else ""),
         }
         for row in rows
     ]
@@ -47,8 +48,8 @@ def _publish(session, directive: Directive, now: datetime, rules: TimeRules, nam
     create_table_artifact(
         key=f"directive-{directive.slug}",
         table=table,
-        description=f"Tình hình thực hiện văn bản số {directive.number} ({state}), "
-        f"cập nhật {now.astimezone(rules.tz):%H:%M %d/%m/%Y}. {summary}. V/v {directive.subject}",
+        description=f"Tình hình thực hiện văn bản số {md(directive.number)} ({state}), "
+        f"cập nhật {now.astimezone(rules.tz):%H:%M %d/%m/%Y}. {summary}. V/v {md(directive.subject)}",
     )
     directive.published_at = now
     session.add(directive)
@@ -80,8 +81,9 @@ def publish_statuses(now: datetime) -> int:
 def publish_brief(brief: dict) -> None:
     """Publish what the assignment asks and what will close it, as ``assignment-<slug>-<key>``."""
     kind = KINDS[brief["kind"]]
-    # Agency-supplied text must not become markup in the Prefect UI.
-    brief = {k: html.escape(v, quote=False) if isinstance(v, str) else v for k, v in brief.items()}
+    # Coordinator-supplied text must not become markup in the Prefect UI.
+    brief = {k: md(v) if isinstance(v, str) else [md(x) for x in v] if isinstance(v, list) else v
+             for k, v in brief.items()}
     lines = [
         f"# {brief['title']}",
         "",
@@ -111,10 +113,10 @@ def publish_launch_summary(launched: list[dict], refused: list[dict], now: datet
     if refused:
         lines += ["## Bị từ chối", ""]
         for item in refused:
-            lines += [f"- `{html.escape(item['path'], quote=False)}`"]
-            lines += [f"  - {html.escape(problem, quote=False)}" for problem in item["refused"][:20]]
+            lines += [f"- {md(item['path'])}"]
+            lines += [f"  - {md(problem)}" for problem in item["refused"][:20]]
         lines.append("")
     lines += ["## Đã khởi tạo", "", "| Slug | Số | Nhiệm vụ |", "|---|---|---:|"]
-    lines += [f"| {r['slug']} | {html.escape(r['number'], quote=False)} | {r['assignments']} |" for r in launched[:2000]]
+    lines += [f"| {r['slug']} | {md(r['number'])} | {r['assignments']} |" for r in launched[:2000]]
     create_markdown_artifact(key="launch-summary", markdown="\n".join(lines),
                              description=f"Khởi tạo hàng loạt lúc {now:%H:%M %d/%m/%Y}")
