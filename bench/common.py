@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,18 +15,12 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from dondoc.mailbox import wait_for_port
+from dondoc.mailbox import free_port, wait_for_port
 from dondoc.testing import LEADS, write_directives  # noqa: F401  (re-exported for the benches)
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = ROOT / "directives" / "agencies" / "long-an.yaml"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float = 120) -> None:
@@ -47,7 +40,8 @@ def prefect_server(home: Path | None = None, database_url: str | None = None) ->
     """A real `prefect server start` in a subprocess; yields its API URL."""
     home = home or Path(tempfile.mkdtemp(prefix="bench-prefect-"))
     port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api"}  # its UI must call this server, not :4200
     if database_url:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
     env.pop("PREFECT_API_URL", None)

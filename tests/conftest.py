@@ -138,29 +138,3 @@ def subprocess_env(prefect_server) -> dict:
 
     return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL"}
 
-
-def plan_due_rows(slug: str, per_assignment: int, due_at) -> int:
-    """Add ``per_assignment`` due reminder rows to every assignment of ``slug`` (bulk insert); returns how many."""
-    from datetime import timedelta
-
-    from sqlalchemy import insert
-    from sqlmodel import select
-
-    from models.db import transaction
-    from models.ladder import message_id_for, notification_key
-    from models.tables import Assignment, Directive, Notification
-
-    with transaction() as session:
-        directive = session.exec(select(Directive).where(Directive.slug == slug)).one()
-        assignments = session.exec(select(Assignment).where(Assignment.directive_id == directive.id)).all()
-        rows = []
-        for a in assignments:
-            for i in range(per_assignment):
-                on = due_at.date() - timedelta(days=400 + i)
-                key = notification_key(slug, a.key, "reminder", on)
-                rows.append({"key": key, "message_id": message_id_for(key, "localhost"), "directive_id": directive.id,
-                             "assignment_id": a.id, "rung": "reminder", "template": "reminder", "on": on,
-                             "due_at": due_at, "to_audience": ["leads"], "cc_audience": [], "state": "pending",
-                             "attempts": 0, "recipients": {}, "payload": {}, "created_at": due_at})
-        session.execute(insert(Notification), rows)
-    return len(rows)

@@ -14,13 +14,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import func, select
 
-from dondoc.testing import write_directives
+from dondoc.testing import plan_due_rows, write_directives
 from models.db import transaction
 from models.launch import launch_directive
 from models.loader import load_directive_file
 from models.tables import Notification
 from models.timerules import TimeRules
-from tests.conftest import plan_due_rows
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 

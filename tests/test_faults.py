@@ -21,7 +21,7 @@ import pytest
 from sqlmodel import func, select
 
 from dondoc.mailbox import free_port
-from dondoc.testing import write_directives
+from dondoc.testing import plan_due_rows, write_directives
 from models.db import open_database, transaction
 from models.launch import launch_directive
 from models.loader import load_directive_file
@@ -29,7 +29,7 @@ from models.settings import get_settings
 from models.tables import Notification
 from models.timerules import TimeRules, wall_clock
 from notifications.dispatch import dispatch_batch
-from tests.conftest import SEED, plan_due_rows
+from tests.conftest import SEED
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 RULES = TimeRules()
