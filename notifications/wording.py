@@ -63,6 +63,7 @@ RUNG_LABELS = {
 
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]{}#!~|])")
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp)(:)|\b(www)(\.)")
 _LIST_MARKER = re.compile(r"^(\s*(?:\d+)?)([-+.)])(?=\s)")
 
 
@@ -72,8 +73,10 @@ def markdown_text(text: str) -> str:
     Agencies type what ends up here; the Prefect UI renders raw HTML and
     Markdown in artifact tables and descriptions, so neither may pass through:
     HTML becomes entities, emphasis, links and cell breaks are backslash-escaped,
-    and a leading "1." or "-" does not start a list.
+    a bare address is not made a link (GFM's autolinks), and a leading "1." or
+    "-" does not start a list.
     """
     flat = html.escape(str(text).replace("\r", " ").replace("\n", " "), quote=False)
     flat = _MARKDOWN_PUNCTUATION.sub(r"\\\1", flat)
+    flat = _AUTOLINK.sub(lambda m: f"{m[1] or m[3]}\\{m[2] or m[4]}", flat)
     return _LIST_MARKER.sub(r"\1\\\2", flat)

@@ -250,3 +250,21 @@ def test_every_coordinator_action_from_the_prefect_run_form(console, smtp, page,
                   shots / "run-report.png")
     wait_until(lambda: report.exists())
     assert report.read_bytes().startswith(b"PK")
+
+
+def test_the_prefect_ui_shows_agency_text_in_artifacts_as_written(prefect_ui, page, workspace, tmp_path):
+    """Prefect's UI renders HTML and Markdown in table cells and descriptions: dondoc must escape both."""
+    evil = workspace / "evil.yaml"
+    title = '<img src=x id=injected> **đậm** - [bấm](http://evil.example)'
+    evil.write_text(SEED.read_text(encoding="utf-8").replace(
+        "title: Rà soát vướng mắc trong cấp phép xây dựng trạm BTS", f"title: '{title}'"), encoding="utf-8")
+    env = {**os.environ, "PREFECT_API_URL": prefect_ui["api"], "PREFECT_HOME": str(prefect_ui["home"]),
+           "DONDOC_DATABASE_URL": f"sqlite:///{tmp_path / 'evil.db'}"}
+    launched = subprocess.run([sys.executable, "-m", "dondoc", "launch", str(evil), "--now", "2020-11-30T09:00+07:00"],
+                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert launched.returncode == 0, launched.stderr
+    page.goto(prefect_ui["ui"] + "/artifacts/key/directive-2550-stttt-bctt")
+    page.get_by_role("link", name=re.compile(r"^[0-9a-f]{8}$")).first.click()
+    page.get_by_text("industrial-park-access").first.wait_for(timeout=60_000)
+    assert page.locator("#injected").count() == 0 and page.locator("a[href^='http://evil']").count() == 0
+    assert page.get_by_text(title, exact=True).count() == 1

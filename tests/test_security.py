@@ -115,7 +115,7 @@ def test_the_smtp_password_never_appears_in_logs_parameters_artifacts_or_json(
 
 
 def test_markdown_text_keeps_agency_text_from_becoming_markup():
-    assert markdown_text(EVIL) == ('&lt;img src=x onerror="alert(1)"&gt; \\*\\*đậm\\*\\* \\[bấm\\](http://evil.example) '
+    assert markdown_text(EVIL) == ('&lt;img src=x onerror="alert(1)"&gt; \\*\\*đậm\\*\\* \\[bấm\\](http\\://evil.example) '
                                    '\\| ô')
     assert markdown_text("1. Đã xong") == "1\\. Đã xong"
     assert markdown_text("- gạch đầu dòng") == "\\- gạch đầu dòng"
