@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import case
 from sqlmodel import Session, select
 
 from models.errors import NotFound
@@ -135,12 +136,13 @@ def events_of(session: Session, *, directive: Directive, assignment: Assignment 
     return [(event, key) for event, key in session.exec(query).all()]
 
 
-def stale_directives(session: Session, *, now: datetime, rules: TimeRules) -> list[Directive]:
-    """Directives whose published status may be out of date.
+def stale_directives(session: Session, *, now: datetime, rules: TimeRules, limit: int | None = None) -> list[int]:
+    """Ids of the directives whose published status may be out of date, the most telling first.
 
-    That is: never published; published on an earlier business day (the
-    working-day counts moved); or something happened since (an event, a
-    message sent). A sweep with nothing new publishes nothing.
+    That is: never published, or something happened since (an event, a
+    message sent), first; then those published on an earlier business day
+    (the working-day counts moved), oldest first. A sweep with nothing new
+    publishes nothing.
     """
     day_start = datetime.combine(rules.today(now), datetime.min.time(), tzinfo=rules.tz)
     newer_event = select(Event.id).where(Event.directive_id == Directive.id, Event.at > Directive.published_at).exists()
@@ -150,7 +152,7 @@ def stale_directives(session: Session, *, now: datetime, rules: TimeRules) -> li
         .exists()
     )
     live = (Directive.status == "active") | (Directive.closed_at > Directive.published_at)
-    query = select(Directive).where(
-        (Directive.published_at.is_(None)) | (live & ((Directive.published_at < day_start) | newer_event | newer_mail))
-    )
-    return list(session.exec(query.order_by(Directive.id)).all())
+    changed = Directive.published_at.is_(None) | (live & (newer_event | newer_mail))
+    query = select(Directive.id).where(changed | (live & (Directive.published_at < day_start)))
+    query = query.order_by(case((changed, 0), else_=1), Directive.published_at.nulls_first(), Directive.id)
+    return list(session.exec(query.limit(limit)).all())

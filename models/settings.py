@@ -62,6 +62,9 @@ class Settings(BaseSettings):
         default=600, ge=10, description="A claim older than this is taken to belong to a dead dispatcher."
     )
     max_attempts: int = Field(default=30, ge=1, description="Transient failures tolerated before a row is failed.")
+    artifacts_per_sweep: int = Field(
+        default=1000, ge=1, description="Status artifacts a sweep refreshes at most; the next sweeps do the rest."
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -17,6 +17,9 @@ from models.timerules import TimeRules
 from notifications.wording import markdown_text as md
 
 
+CHUNK = 100  # status artifacts published between two commits of their directives' published_at
+
+
 def _days(value: int | None) -> str:
     if value is None:
         return ""
@@ -67,13 +70,23 @@ def publish_status(slug: str, now: datetime) -> list[dict]:
 
 @task(name="publish-statuses", retries=2, retry_delay_seconds=1)
 def publish_statuses(now: datetime) -> int:
-    """Refresh the status artifact of every directive whose table may have changed since it was last published."""
-    rules = TimeRules.from_settings(get_settings())
-    with transaction() as session:
-        stale = stale_directives(session, now=now, rules=rules)
+    """Refresh the status artifacts of directives whose table may have changed, most telling first.
+
+    At most DONDOC_ARTIFACTS_PER_SWEEP at a time, recorded every CHUNK: the
+    first sweep of a day on a large install finds every open directive stale
+    (its working-day counts moved) and Prefect takes about 50 artifacts a
+    second here, so later sweeps finish the rest, and a failure midway keeps
+    what was already published instead of starting over on retry.
+    """
+    settings = get_settings()
+    rules = TimeRules.from_settings(settings)
+    with transaction(settings) as session:
+        stale = stale_directives(session, now=now, rules=rules, limit=settings.artifacts_per_sweep)
         names = {code: agency.name for code, agency in agency_map(session).items()} if stale else {}
-        for directive in stale:
-            _publish(session, directive, now, rules, names)
+    for start in range(0, len(stale), CHUNK):
+        with transaction(settings) as session:
+            for directive_id in stale[start:start + CHUNK]:
+                _publish(session, session.get(Directive, directive_id), now, rules, names)
     return len(stale)
 
 

@@ -42,3 +42,32 @@ def test_launch_shows_subflows_and_status_artifact(database, prefect_server):
     table = latest[0].data if isinstance(latest[0].data, list) else __import__("json").loads(latest[0].data)
     assert {"Nhiệm vụ", "Đơn vị chủ trì", "Thời hạn", "Trạng thái"} <= set(table[0])
     assert [row["Khóa"] for row in table][0] == "network-transition" and len(table) == 5
+
+
+def test_status_artifacts_go_out_a_bounded_number_per_sweep_changes_first(database, prefect_server, tmp_path, monkeypatch):
+    from dondoc.testing import write_directives
+    from models.db import transaction
+    from models.launch import launch_directive as store
+    from models.loader import load_directive_file
+    from models.queries import get_directive, stale_directives
+    from models.timerules import TimeRules
+    from models.updates import record_update
+    from tasks.artifacts import publish_statuses
+
+    rules = TimeRules()
+    launched = datetime(2020, 11, 30, 9, tzinfo=TZ)
+    for path in write_directives(tmp_path / "d", 3, 1):
+        with transaction() as session:
+            store(session, loaded=load_directive_file(path), now=launched, rules=rules, actor="t")
+    monkeypatch.setenv("DONDOC_ARTIFACTS_PER_SWEEP", "2")
+    assert [publish_statuses.fn(launched) for _ in range(3)] == [2, 1, 0]  # the third sweep has nothing left
+
+    next_day = datetime(2020, 12, 1, 9, tzinfo=TZ)
+    with transaction() as session:
+        record_update(session, slug="3-b-stttt", key="a1", status="acknowledged", now=next_day, rules=rules, actor="sxd")
+        ids = {get_directive(session, slug=f"{i}-b-stttt").id: i for i in (1, 2, 3)}
+        order = [ids[i] for i in stale_directives(session, now=next_day, rules=rules)]
+    assert order == [3, 1, 2]  # what changed first, then the day's refresh, oldest first
+    with get_client(sync_client=True) as client:
+        keys = {a.key for a in client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_="directive-")))}
+    assert {"directive-1-b-stttt", "directive-2-b-stttt", "directive-3-b-stttt"} <= keys
