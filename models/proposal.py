@@ -71,7 +71,7 @@ _QUY = re.compile(r"\bquy (?:co quan|don vi|so|ban|cuc|uy ban)\b")
 _STOP = set("va cac nhung cua voi se chu tri phoi hop trong thang nam de theo tren dia ban tinh cho ve la mot so viec "
             "thuc hien ngay truoc cung".split())
 _KEY_STOP = {"va", "cac", "nhung", "cua", "voi", "viec", "thuc", "hien", "tren", "dia", "ban", "tinh", "trong", "cho"}
-_LEADING = re.compile(r"^(?:[\s,:;]|chu tri\b|phoi hop\b|cung\b|se\b|va\b)+")
+_LEADING = re.compile(r"^(?:[\s,:;]|chu tri\b|phoi hop\b|se\b)+")
 
 
 def propose(letter: Letter, registry: RegistryDef, calendar: WorkCalendar) -> Proposal:
@@ -83,22 +83,16 @@ def propose(letter: Letter, registry: RegistryDef, calendar: WorkCalendar) -> Pr
     assignments: list[tuple[Proposed, Item]] = []
     explicit: list[tuple[Proposed, set[str]]] = []  # list items that name their leads, with their words
     for item in letter.items:
-        mentions = index.mentions(item.text)
-        roles = find_roles(item.text, mentions)
-        named = any(m.specific for m in roles.leads)
-        if item.form == "prose" and not named:
+        proposed, words, named = _read_item(item, index)
+        if item.form == "prose" and not named:  # a sentence that gives no one anything to do
             remarks += find_deadlines(item.text, issued_on=letter.issued_on, calendar=calendar)
             continue
-        action = item.text[roles.clause:].strip() if item.form == "prose" else item.text
-        proposed = Proposed(key="", title=_title(item.text[roles.rest:] if named else item.text) or action,
-                            action=action, leads=_refs(m for m in roles.leads if m.specific),
-                            supporting=_refs(m for m in roles.supporting if m.specific),
-                            groups=[m.text for m in (*roles.leads, *roles.supporting) if not m.specific])
-        words = _words(item.text, mentions, start=roles.clause if item.form == "prose" else 0)
         if item.form == "prose" and _merge(proposed, words, explicit):
             continue
         if not named:
+            note = proposed.lead_note
             _inherit(proposed, item, index, recipients, issuer)
+            proposed.lead_note = f"{note}; {proposed.lead_note}" if note and proposed.lead_note else proposed.lead_note
         elif item.form == "list":
             explicit.append((proposed, words))
         assignments.append((proposed, item))
@@ -111,6 +105,22 @@ def propose(letter: Letter, registry: RegistryDef, calendar: WorkCalendar) -> Pr
                     subject=subject[:1].upper() + subject[1:] if subject else None, issuer=issuer,
                     report_to=report_to, recipient_groups=[m.text for m in recipients if not m.specific],
                     assignments=[proposed for proposed, _ in assignments])
+
+
+def _read_item(item: Item, index: AgencyIndex) -> tuple[Proposed, set[str], bool]:
+    """The item as an assignment, the words that say what it asks, and whether it names its lead."""
+    mentions = index.mentions(item.text)
+    roles = find_roles(item.text, mentions)
+    named = any(m.specific for m in roles.leads)
+    start = roles.clause if item.form == "prose" else 0
+    action = item.text[start:].strip()
+    proposed = Proposed(key="", title=_title(item.text[roles.rest:] if roles.leads else item.text) or action,
+                        action=action, leads=_refs(m for m in roles.leads if m.specific),
+                        supporting=_refs(m for m in roles.supporting if m.specific),
+                        groups=[m.text for m in (*(roles.leads if named else ()), *roles.supporting) if not m.specific])
+    if roles.leads and not named:
+        proposed.lead_note = f"mục này nêu «{roles.leads[0].text}»"
+    return proposed, _words(item.text, mentions, start), named
 
 
 def _key(ref: Ref) -> tuple[str, ...]:
@@ -133,18 +143,14 @@ def _union(refs: list[Ref], more: list[Ref]) -> list[Ref]:
 
 
 def _issuer(letter: Letter, index: AgencyIndex) -> Ref:
-    """From the ký hiệu's abbreviation, checked against the capitalised header lines."""
-    symbol = next(((part, index.by_abbreviation(part)) for part in letter.symbol if index.by_abbreviation(part)), None)
-    lines = list(letter.header)
-    candidates = lines + [f"{a} {b}" for a, b in zip(lines, lines[1:])]
-    header = [m for m in map(index.lookup, candidates) if m.kind == "agency"]
-    if symbol and header and set(symbol[1]) != set(header[-1].codes):
-        return Ref(f"{symbol[0]} / {header[-1].text}", tuple(sorted({*symbol[1], *header[-1].codes})))
-    if symbol:
-        return Ref(symbol[0], symbol[1])
-    if header:
-        return Ref(header[-1].text, header[-1].codes)
-    return Ref(letter.symbol[0] if letter.symbol else "")
+    """From the ký hiệu's abbreviation, checked against the header; where they disagree, both are offered."""
+    symbol = next((Ref(part, index.by_abbreviation(part)) for part in letter.symbol if index.by_abbreviation(part)), None)
+    # The issuing agency is the header's last line, or its last two when its name is long ("ỦY BAN NHÂN DÂN / TỈNH LONG AN").
+    lines = [" ".join(letter.header[-n:]) for n in (1, 2) if len(letter.header) >= n]
+    header = next((Ref(m.text, m.codes) for m in map(index.lookup, lines) if m.kind == "agency"), None)
+    if symbol and header and symbol.codes != header.codes:
+        return Ref(f"{symbol.text} / {header.text}", tuple(sorted({*symbol.codes, *header.codes})))
+    return symbol or header or Ref(letter.symbol[0] if letter.symbol else "")
 
 
 def _inherit(proposed: Proposed, item: Item, index: AgencyIndex, recipients: list[Mention], issuer: Ref) -> None:
@@ -154,11 +160,11 @@ def _inherit(proposed: Proposed, item: Item, index: AgencyIndex, recipients: lis
         if any(m.specific for m in roles.leads):
             proposed.leads = _refs(m for m in roles.leads if m.specific)
             proposed.supporting = _union(proposed.supporting, _refs(m for m in roles.supporting if m.specific))
-            proposed.lead_note = f"theo câu dẫn «{_short(lead_in)}»"
+            proposed.lead_note = f"theo câu dẫn «{_short(lead_in[roles.clause:].strip())}»"
             return
         if roles.leads or _QUY.search(fold(lead_in)):
             proposed.leads = _refs(m for m in recipients if m.specific)
-            proposed.lead_note = f"theo câu dẫn «{_short(lead_in)}», là các cơ quan ở phần Kính gửi"
+            proposed.lead_note = f"theo câu dẫn «{_short(lead_in[roles.clause:].strip())}», là các cơ quan ở phần Kính gửi"
             return
     if issuer.codes:
         proposed.leads = [issuer]
