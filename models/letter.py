@@ -55,12 +55,13 @@ _DATE = re.compile(r"([^,]{2,60}),\s*ngay\s+(\d{1,2})\s+thang\s+(\d{1,2})\s+nam\
 _SUBJECT = re.compile(r"^v/v\b\s*:?\s*")
 _RECIPIENTS = re.compile(r"^kinh gui\s*:?\s*")
 _MOTTO = re.compile(r"^(cong hoa xa hoi chu nghia viet nam|doc lap\s*-\s*tu do\s*-\s*hanh phuc)\b|^[-_=.*\s]+$")
-_BODY_START = re.compile(r"^(can cu|thuc hien|theo|xet|trong|de|qua|sau|nham|ngay \d)\b")
+_BODY_START = re.compile(r"^(can cu|thuc hien|xet)\b")
 _CLOSING = re.compile(r"^(noi nhan|tran trong)\b|^(kt|tm|tl|ktl|q)\.\s*\S")
 _SIGNATURE_TITLES = {"giam doc", "pho giam doc", "chu tich", "pho chu tich", "truong ban", "pho truong ban", "cuc truong"}
 _MARKER = re.compile(r"^(?:(?P<bullet>[-–—•+*▪●◦])\s*|(?P<number>\d{1,2}(?:\.\d{1,2})*)(?P<nsep>[.)])\s+"
                      r"|(?P<letter>[a-zđ])(?P<lsep>[.)])\s+|(?P<roman>[IVX]{1,5})[.)]\s+)(?=\S)")
-_CUE = re.compile(r"\bchu tri\b|\b(giao|de nghi|yeu cau|phan cong)\b")
+# "Kính đề nghị" asks a superior for something: it assigns nothing.
+_CUE = re.compile(r"\bchu tri\b|\bgiao\b|(?<!kinh )\b(?:de nghi|yeu cau|phan cong)\b")
 # Sections of a kế hoạch that state aims or money, not tasks.
 _AIMS = re.compile(r"muc dich|yeu cau|muc tieu|quan diem|kinh phi|can cu")
 _END = ".!?:"
