@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from models.errors import InputError
+from models.roles import ASSIGNING
 from models.vntext import clean, fold, sentences, squash
 
 
@@ -46,7 +47,7 @@ class Letter:
 
 
 # Ký hiệu of document types (Decree 30/2020, Appendix III) that precede the issuer's abbreviation.
-_TYPE_CODES = {"NQ", "QD", "CT", "QC", "QYD", "TC", "HD", "CTR", "KH", "PA", "DA", "DA", "BC", "BB", "TTR", "HD",
+_TYPE_CODES = {"NQ", "QD", "CT", "QC", "QYD", "TC", "HD", "CTR", "KH", "PA", "DA", "BC", "BB", "TTR",
                "CV", "CD", "BGN", "BTT", "GUQ", "GM", "GGT", "GNP", "PG", "PC", "PB", "TB", "TH", "KL", "GP"}
 _DOC_TYPES = {"ke hoach", "thong bao", "quyet dinh", "chi thi", "bao cao", "to trinh", "huong dan", "cong dien",
               "chuong trinh", "cong van", "ket luan", "phuong an"}
@@ -60,8 +61,7 @@ _CLOSING = re.compile(r"^(noi nhan|tran trong)\b|^(kt|tm|tl|ktl|q)\.\s*\S")
 _SIGNATURE_TITLES = {"giam doc", "pho giam doc", "chu tich", "pho chu tich", "truong ban", "pho truong ban", "cuc truong"}
 _MARKER = re.compile(r"^(?:(?P<bullet>[-–—•+*▪●◦])\s*|(?P<number>\d{1,2}(?:\.\d{1,2})*)(?P<nsep>[.)])\s+"
                      r"|(?P<letter>[a-zđ])(?P<lsep>[.)])\s+|(?P<roman>[IVX]{1,5})[.)]\s+)(?=\S)")
-# "Kính đề nghị" asks a superior for something: it assigns nothing.
-_CUE = re.compile(r"\bchu tri\b|\bgiao\b|(?<!kinh )\b(?:de nghi|yeu cau|phan cong)\b")
+_CUE = re.compile(rf"\bchu tri\b|{ASSIGNING}\b")
 # Sections of a kế hoạch that state aims or money, not tasks.
 _AIMS = re.compile(r"muc dich|yeu cau|muc tieu|quan diem|kinh phi|can cu")
 _END = ".!?:"

@@ -19,7 +19,9 @@ from models.vntext import fold
 _JOIN = re.compile(r"\s*,?\s*(?:va\s+)?")
 _FILLER = r"(?:\s*,?\s*(?:se|co trach nhiem|tiep tuc|khan truong|la co quan|la don vi|duoc giao|lam dau moi|truc tiep))*"
 _CHAIRS = re.compile(rf"{_FILLER}\s*,?\s*chu tri\b")
-_TRIGGER = re.compile(r"(?<![\w])(?:giao(?:\s+cho)?|de nghi|yeu cau|phan cong)\s+$")
+# Words that hand work to whoever follows them. "Kính đề nghị" asks a superior for something: it assigns nothing.
+ASSIGNING = r"(?<![\w])(?:giao(?:\s+cho)?|(?<!kinh )(?:de nghi|yeu cau|phan cong))"
+_TRIGGER = re.compile(rf"{ASSIGNING}\s+$")
 _WITH = re.compile(r"(?<![\w])(?:phoi hop voi|phoi hop cung|cung voi|cung|voi su phoi hop cua|phoi hop|tham gia)\s+$")
 _WITH_NEXT = re.compile(r"\s*,?\s*(?:phoi hop voi|phoi hop cung|cung voi|cung|phoi hop)\s+")
 _SUPPORTS = re.compile(r"\s*(?:cung\s+)?phoi hop\b")
