@@ -81,13 +81,11 @@ class AgencyIndex:
                 taken.append((m.start(), end))
         return sorted(found, key=lambda m: m.start)
 
-    def lookup(self, name: str) -> Mention:
-        """What a whole name (a recipient, a header line) stands for."""
-        name = squash(re.sub(r"\([^)]*\)", "", name)).strip(" ;,.")
-        for mention in self.mentions(name):
-            if mention.start == 0 and mention.kind != "unknown":
-                return mention
-        return Mention(0, len(name), name, "unknown")
+    def lookup(self, names: str) -> list[Mention]:
+        """What a line of names (a recipient, a header line) stands for: each agency or group it names,
+        or, naming none the registry knows, the whole line as one unknown agency."""
+        names = squash(re.sub(r"\([^)]*\)", "", names)).strip(" ;,.")
+        return self.mentions(names) or ([Mention(0, len(names), names, "unknown")] if names else [])
 
     def by_abbreviation(self, abbreviation: str) -> tuple[str, ...]:
         """Agencies whose code or short name is the abbreviation of a ký hiệu (``STTTT``, ``UBND``)."""

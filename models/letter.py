@@ -55,7 +55,9 @@ _NUMBER = re.compile(r"^so\s*:\s*(\d*\s*/\s*[^\s,]+)")
 _DATE = re.compile(r"([^,]{2,60}),\s*ngay\s+(\d{1,2})\s+thang\s+(\d{1,2})\s+nam\s+(\d{4})")
 _SUBJECT = re.compile(r"^v/v\b\s*:?\s*")
 _RECIPIENTS = re.compile(r"^kinh gui\s*:?\s*")
-_MOTTO = re.compile(r"^(cong hoa xa hoi chu nghia viet nam|doc lap\s*-\s*tu do\s*-\s*hanh phuc)\b|^[-_=.*\s]+$")
+# The national motto, rules drawn under it, and the marks of urgency or secrecy stamped in the header.
+_MOTTO = re.compile(r"^(cong hoa xa hoi chu nghia viet nam|doc lap\s*-\s*tu do\s*-\s*hanh phuc)\b|^[-_=.*\s]+$"
+                    r"|^(khan|thuong khan|hoa toc|hoa toc hen gio|mat|toi mat|tuyet mat|du thao)$")
 _BODY_START = re.compile(r"^(can cu|thuc hien|xet)\b")
 _CLOSING = re.compile(r"^(noi nhan|tran trong)\b|^(kt|tm|tl|ktl|q)\.\s*\S")
 _SIGNATURE_TITLES = {"giam doc", "pho giam doc", "chu tich", "pho chu tich", "truong ban", "pho truong ban", "cuc truong"}
@@ -183,7 +185,8 @@ def _blocks(lines: list[str]) -> list[_Block]:
             open_block = None
             continue
         marked = _MARKER.match(line)
-        if (marked and marked.group("roman")) or (line.isupper() and any(c.isalpha() for c in line)):
+        bullet = marked is not None and marked.group("bullet") is not None
+        if (marked and marked.group("roman")) or (line.isupper() and not bullet and any(c.isalpha() for c in line)):
             blocks.append(_Block(line, "heading"))
             open_block = None
             continue

@@ -76,7 +76,7 @@ _LEADING = re.compile(r"^(?:[\s,:;]|chu tri\b|phoi hop\b|se\b)+")
 
 def propose(letter: Letter, registry: RegistryDef, calendar: WorkCalendar) -> Proposal:
     index = AgencyIndex(registry)
-    recipients = [index.lookup(name) for name in letter.recipients]
+    recipients = [m for line in letter.recipients for m in index.lookup(line)]
     report_to = _refs(m for m in recipients if m.specific)
     remarks = [d for text in letter.remarks for d in find_deadlines(text, issued_on=letter.issued_on, calendar=calendar)]
     issuer = _issuer(letter, index)
@@ -147,7 +147,8 @@ def _issuer(letter: Letter, index: AgencyIndex) -> Ref:
     symbol = next((Ref(part, index.by_abbreviation(part)) for part in letter.symbol if index.by_abbreviation(part)), None)
     # The issuing agency is the header's last line, or its last two when its name is long ("ỦY BAN NHÂN DÂN / TỈNH LONG AN").
     lines = [" ".join(letter.header[-n:]) for n in (1, 2) if len(letter.header) >= n]
-    header = next((Ref(m.text, m.codes) for m in map(index.lookup, lines) if m.kind == "agency"), None)
+    starts = [found[0] for found in map(index.lookup, lines) if found and found[0].start == 0]
+    header = next((Ref(m.text, m.codes) for m in starts if m.kind == "agency"), None)
     if symbol and header and symbol.codes != header.codes:
         return Ref(f"{symbol.text} / {header.text}", tuple(sorted({*symbol.codes, *header.codes})))
     return symbol or header or Ref(letter.symbol[0] if letter.symbol else "")

@@ -128,6 +128,15 @@ def test_header_parts_of_a_plan_and_a_notice():
                               "trong phát triển hạ tầng viễn thông")
 
 
+def test_recipients_on_one_line_and_an_urgency_mark_in_the_header():
+    letter = (LETTERS / "305-STTTT-BCVT.txt").read_text(encoding="utf-8").replace(
+        "Kính gửi:\n- Cục Viễn thông;\n- Bộ Xây dựng.", "Kính gửi: Cục Viễn thông, Bộ Xây dựng (để báo cáo)").replace(
+        "Số: 305/STTTT-BCVT", "Số: 305/STTTT-BCVT\n\nHỎA TỐC")
+    found = proposal_of(letter)
+    assert codes(found.report_to) == ["cuc-vt", "?Bộ Xây dựng"]
+    assert found.subject == "Dùng chung cơ sở hạ tầng kỹ thuật viễn thông thụ động" and len(found.assignments) == 3
+
+
 def test_prose_action_starts_at_the_clause_that_assigns():
     found = proposal_of((LETTERS / "27-TB-UBND.txt").read_text(encoding="utf-8"))
     assert found.assignments[0].action.startswith("Giao Sở Xây dựng chủ trì, phối hợp với")
