@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import textwrap
 import unicodedata
 from datetime import date
 from pathlib import Path
@@ -246,6 +247,14 @@ def test_mixed_normalisation_crlf_and_bom_import_like_clean_text():
     messy = "\ufeff" + mixed.replace("\n", "\r\n")
     assert unicodedata.normalize("NFC", messy) != messy and unicodedata.normalize("NFD", messy) != messy
     assert draft_of(messy) == draft_of(clean)
+
+
+@pytest.mark.parametrize("name", ["2550-STTTT-BCTT.txt", "27-TB-UBND.txt", "45-KH-UBND.txt", "1507-UBND-KTTC.txt"])
+def test_hard_wrapped_text_imports_like_one_line_a_paragraph(name):
+    clean = (LETTERS / name).read_text(encoding="utf-8")
+    wrapped = "\n".join("\n".join(textwrap.wrap(line, 72, subsequent_indent="  ")) for line in clean.split("\n"))
+    assert len(wrapped.splitlines()) > len(clean.splitlines())
+    assert draft_of(wrapped) == draft_of(clean)
 
 
 def test_loader_refuses_placeholders_anywhere_naming_each_once(tmp_path):
