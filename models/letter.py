@@ -124,11 +124,12 @@ class _Header:
 
     def _anchor(self, line: str, folded: str) -> str:
         """The kind of header line this is ("number", "subject", "recipients", …), or ""."""
-        number = _NUMBER.match(folded)
+        # Once found, a number or a date further down belongs to the body ("Ngày 14 tháng 12 năm 2020, …").
+        number = _NUMBER.match(folded) if self.number is None else None
         if number:
             self.number = re.sub(r"\s+", "", line[number.start(1):number.end(1)])
             line, folded = line[number.end():], folded[number.end():]
-        found = _DATE.search(folded)
+        found = _DATE.search(folded) if self.date_line is None else None
         if found:
             self.date_line, self._date_text = found, line
         if number or found:

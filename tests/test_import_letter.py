@@ -138,6 +138,13 @@ def test_recipients_on_one_line_and_an_urgency_mark_in_the_header():
     assert found.subject == "Dùng chung cơ sở hạ tầng kỹ thuật viễn thông thụ động" and len(found.assignments) == 3
 
 
+def test_a_date_line_in_the_body_is_not_the_letters_date():
+    letter = (LETTERS / "118-STTTT-BCVT.txt").read_text(encoding="utf-8").replace(
+        "Thực hiện Công văn số 512/UBND-KTTC ngày 01/3/2021", "Long An, ngày 01 tháng 3 năm 2021, thực hiện Công văn số 512/UBND-KTTC")
+    found = proposal_of(letter)
+    assert found.issued_on == date(2021, 3, 5) and len(found.assignments) == 4
+
+
 def test_prose_action_starts_at_the_clause_that_assigns():
     found = proposal_of((LETTERS / "27-TB-UBND.txt").read_text(encoding="utf-8"))
     assert found.assignments[0].action.startswith("Giao Sở Xây dựng chủ trì, phối hợp với")
