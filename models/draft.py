@@ -106,14 +106,12 @@ def _assignment(w: _Writer, a: Proposed) -> CommentedMap:
     w.put(item, "key", a.key, indent=4)
     w.put(item, "title", a.title, indent=4)
     w.put(item, "action", _folded(a.action), indent=4)
+    notes = [a.lead_note[:1].upper() + a.lead_note[1:] + "."] if a.lead_note else []
     leads, comments = w.codes(a.leads)
-    if a.leads:
-        w.put(item, "leads", leads, notes=[*([a.lead_note[:1].upper() + a.lead_note[1:] + "."] if a.lead_note else []),
-                                           *comments], indent=4)
-    else:
+    if not a.leads:
         leads.append(w.placeholder("cơ quan chủ trì"))
-        w.put(item, "leads", leads, notes=["TODO: văn bản không nêu cơ quan chủ trì nhiệm vụ này; điền mã cơ quan."],
-              indent=4)
+        comments = ["TODO: văn bản không nêu cơ quan chủ trì nhiệm vụ này; điền mã cơ quan."]
+    w.put(item, "leads", leads, notes=[*notes, *comments], indent=4)
     supporting, comments = w.codes(a.supporting)
     groups = [f"Văn bản còn nêu «{g}»: bổ sung mã các cơ quan phối hợp nếu cần." for g in a.groups]
     if a.supporting or groups:

@@ -231,6 +231,14 @@ def test_ambiguous_name_is_a_todo_naming_each_candidate(tmp_path):
     assert "# TODO: «Ban Quản lý» có thể là bqlda (Ban Quản lý dự án đầu tư xây dựng tỉnh) hoặc bqlkkt" in text
 
 
+def test_an_issuer_outside_the_registry_leaves_both_it_and_unnamed_leads_to_fill():
+    letter = (LETTERS / "2550-STTTT-BCTT.txt").read_text(encoding="utf-8").replace("2550/STTTT-BCTT", "2550/SGDĐT-VP")
+    text = draft_of(letter)
+    assert "issuer: '<TODO: SGDĐT>'" in text and "# TODO: «SGDĐT» không có trong danh mục cơ quan" in text
+    first = text.split("  # 2. ")[0]
+    assert "leads: ['<TODO: cơ quan chủ trì>']" in first and "# TODO: văn bản không nêu cơ quan chủ trì" in first
+
+
 def test_two_deadlines_for_one_item_are_a_todo():
     letter = (LETTERS / "118-STTTT-BCVT.txt").read_text(encoding="utf-8").replace(
         "cho các trạm trọng yếu.", "cho các trạm trọng yếu trước ngày 15/3/2021, báo cáo trước ngày 20/3/2021.")
