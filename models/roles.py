@@ -22,7 +22,7 @@ _CHAIRS = re.compile(rf"{_FILLER}\s*,?\s*chu tri\b")
 # Words that hand work to whoever follows them. "Kính đề nghị" asks a superior for something: it assigns nothing.
 ASSIGNING = r"(?<![\w])(?:giao(?:\s+cho)?|(?<!kinh )(?:de nghi|yeu cau|phan cong))"
 _TRIGGER = re.compile(rf"{ASSIGNING}\s+$")
-_WITH = re.compile(r"(?<![\w])(?:phoi hop voi|phoi hop cung|cung voi|cung|voi su phoi hop cua|phoi hop|tham gia)\s+$")
+_WITH = re.compile(r"(?<![\w])(?:phoi hop voi|phoi hop cung|cung voi|cung|voi su phoi hop cua|voi su tham gia cua|phoi hop)\s+$")
 _WITH_NEXT = re.compile(r"\s*,?\s*(?:phoi hop voi|phoi hop cung|cung voi|cung|phoi hop)\s+")
 _SUPPORTS = re.compile(r"\s*(?:cung\s+)?phoi hop\b")
 _CLAUSE = re.compile(r"[,;:]")
@@ -37,17 +37,18 @@ class Roles:
 
 
 def find_roles(text: str, mentions: list[Mention]) -> Roles:
+    """The roles in ``text``, given the ``mentions`` AgencyIndex found in it."""
     folded = fold(text)
     runs = _runs(folded, mentions)
-    lead, rest, named = None, 0, False
+    lead, rest, explicit = None, 0, False  # explicit: the lead was named by "chủ trì" or "Giao …", not by position
     for run in runs:
         chairs = _CHAIRS.match(folded, run[-1].end)
         if chairs:
-            lead, rest, named = run, chairs.end(), True
+            lead, rest, explicit = run, chairs.end(), True
             break
     if lead is None:
         lead = next((run for run in runs if _TRIGGER.search(folded, 0, run[0].start)), None)
-        named = lead is not None
+        explicit = lead is not None
         if lead is None and runs and not folded[:runs[0][0].start].strip():
             lead = runs[0]
         rest = lead[-1].end if lead else 0
@@ -55,7 +56,7 @@ def find_roles(text: str, mentions: list[Mention]) -> Roles:
     for run in runs:
         if run is lead:
             continue
-        if _WITH.search(folded, 0, run[0].start) or (named and _SUPPORTS.match(folded, run[-1].end)):
+        if _WITH.search(folded, 0, run[0].start) or (explicit and _SUPPORTS.match(folded, run[-1].end)):
             supporting += run
             if lead is not None and _WITH_NEXT.fullmatch(folded, rest, run[0].start):
                 rest = run[-1].end
