@@ -14,12 +14,14 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from dondoc.cli import app
+from models.agency_match import AgencyIndex
 from models.deadlines import find_deadlines
 from models.draft import render_draft
 from models.errors import DefinitionError
 from models.letter import read_letter
 from models.loader import load_directive_file, load_registry
 from models.proposal import Proposal, propose
+from models.roles import find_roles
 from models.workdays import WorkCalendar
 from tests.conftest import FIXTURES, REGISTRY, ROOT, SEED
 
@@ -156,6 +158,21 @@ def test_the_aims_of_a_plan_are_not_assignments():
     found = proposal_of((LETTERS / "45-KH-UBND.txt").read_text(encoding="utf-8"))
     assert not any("Phát triển hạ tầng viễn thông đồng bộ" in a.action for a in found.assignments)
     assert len(found.assignments) == 4
+
+
+@pytest.mark.parametrize(("sentence", "leads", "supporting"), [
+    ("Sở Xây dựng chủ trì thẩm định hồ sơ; Sở TN&MT, Sở Công Thương phối hợp.", ["sxd"], ["stnmt", "sct"]),
+    ("Đề nghị Sở Xây dựng phối hợp với Sở Công Thương kiểm tra các cột ăng-ten.", ["sxd"], ["sct"]),
+    ("Yêu cầu BQL KKT, với sự phối hợp của Sở TNMT, rà soát mặt bằng.", ["bqlkkt"], ["stnmt"]),
+    ("UBND tỉnh giao Sở TTTT chủ trì tổ chức tập huấn.", ["stttt"], []),
+    ("Kính đề nghị Cục Viễn thông quan tâm, hướng dẫn.", [], []),
+    ("So Cong Thuong chu tri cung Vien thong Long An khao sat.", ["sct"], ["vnpt"]),
+])
+def test_roles_in_one_sentence(sentence, leads, supporting):
+    index = AgencyIndex(load_registry(REGISTRY))
+    roles = find_roles(sentence, index.mentions(sentence))
+    assert [m.codes[0] for m in roles.leads] == leads
+    assert [m.codes[0] for m in roles.supporting] == supporting
 
 
 @pytest.mark.parametrize(("phrase", "due"), [
