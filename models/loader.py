@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from models.definition import DirectiveDef, RegistryDef, _iso_date
 from models.errors import DefinitionError, Problem
+from models.placeholders import find_placeholders
 from models.yamlsource import Source, parse_text, read_file, validation_problems
 
 
@@ -71,7 +72,7 @@ def _load_directive(source: Source | None, problems: list[Problem], *, base_dir:
             problems += more
 
     codes = {a.code for a in registry.agencies} if registry else None
-    problems += _directive_rules(source, data, codes)
+    problems = _with_placeholders(source, problems + _directive_rules(source, data, codes))
     if problems or directive is None or registry is None:
         raise DefinitionError(problems)
     return Loaded(directive=directive, registry=registry, source=source.name, registry_source=registry_name)
@@ -116,7 +117,26 @@ def _validate_registry(source: Source) -> tuple[RegistryDef | None, list[Problem
     office = data.get("provincial_office")
     if isinstance(office, str) and codes and office not in codes:
         problems.append(source.problem(["provincial_office"], f"mã cơ quan {office!r} không có trong danh mục"))
+    problems = _with_placeholders(source, problems)
     return (registry if not problems else None), problems
+
+
+def _with_placeholders(source: Source, problems: list[Problem]) -> list[Problem]:
+    """Each unfilled ``<TODO: …>`` as a problem of its own, instead of what its value breaks there.
+
+    A placeholder due date is also "not a date", and a placeholder agency "not in the registry";
+    the coordinator needs to hear only that it is still to be filled.
+    """
+    todo = [source.problem(loc, f"chưa điền: {text} (thay bằng giá trị thật)") for loc, text in find_placeholders(source.data)]
+    if not todo:
+        return problems
+    covered = {p.path for p in todo}
+    rest = [p for p in problems if not any(_within(p.path, path) for path in covered)]
+    return rest + todo
+
+
+def _within(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith((prefix + ".", prefix + "["))
 
 
 def _directive_rules(source: Source, data: dict[str, Any], codes: set[str] | None) -> list[Problem]:
