@@ -128,7 +128,8 @@ def evil_campaign(database, workspace, tmp_path, monkeypatch):
     """The seed with a coordinator's title and an agency's evidence that try to be markup."""
     evil = workspace / "evil.yaml"
     evil.write_text(SEED.read_text(encoding="utf-8").replace(
-        "title: Rà soát vướng mắc trong cấp phép xây dựng trạm BTS", f"title: '{EVIL}'"), encoding="utf-8")
+        "title: Rà soát vướng mắc trong cấp phép xây dựng trạm BTS", f"title: '{EVIL}'").replace(
+        "subject: Xây dựng kế hoạch", "subject: <svg onload=alert(3)> Xây dựng kế hoạch"), encoding="utf-8")
     monkeypatch.setenv("DONDOC_SECRET_KEY", "security-test")
     monkeypatch.setenv("DONDOC_STATE_DIR", str(tmp_path / "state"))
     rules = TimeRules()
@@ -168,5 +169,7 @@ def test_reports_escape_coordinator_and_agency_text(evil_campaign, tmp_path, fmt
                                       "--now", "2021-01-05T09:00+07:00"])
     assert result.exit_code == 0, result.output
     text = target.read_text(encoding="utf-8")
-    assert "<img" not in text and "<script>" not in text
-    assert "&lt;img src=x" in text and "&lt;script&gt;alert(2)" in text
+    assert "<img" not in text and "<script>" not in text and "<svg onload" not in text
+    assert "&lt;img src=x" in text and "&lt;script&gt;alert(2)" in text and "&lt;svg onload" in text
+    if fmt == "html":
+        assert "<svg" in text  # the timeline is there, its title escaped
