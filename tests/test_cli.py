@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
 from dondoc.cli import app
+from dondoc.testing import write_directives
 from models.db import transaction
 from models.tables import Directive
 from tests.conftest import SEED
@@ -123,3 +125,41 @@ def test_every_command_has_help():
     for command in ("launch", "status", "record", "extend", "events", "agencies"):
         result = dondoc(command, "--help")
         assert result.exit_code == 0 and "Usage" in result.stdout
+
+
+def test_a_folder_launches_each_file_in_its_own_transaction_and_lists_the_refused(database, prefect_server, tmp_path):
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from models.tables import Assignment, Notification
+
+    folder = tmp_path / "many"
+    paths = write_directives(folder, 4, 3)
+    paths[1].write_text(paths[1].read_text(encoding="utf-8").replace("leads: [stnmt]", "leads: [nobody]"), encoding="utf-8")
+    (folder / "d00099.yaml").write_text("number: [unclosed\n", encoding="utf-8")
+    result = dondoc("launch", str(folder), "--json", "--now", "2020-11-30T09:00+07:00")
+    assert result.exit_code == 2, result.output
+    summary = json.loads(result.stdout)
+    assert [item["slug"] for item in summary["launched"]] == ["1-b-stttt", "3-b-stttt", "4-b-stttt"]
+    refused = {Path(item["path"]).name: item["refused"] for item in summary["refused"]}
+    assert list(refused) == ["d00002.yaml", "d00099.yaml"]
+    assert any("nobody" in problem and "leads" in problem for problem in refused["d00002.yaml"])
+    assert any("YAML" in problem for problem in refused["d00099.yaml"])
+    with transaction() as session:
+        assert sorted(d.slug for d in session.exec(select(Directive)).all()) == ["1-b-stttt", "3-b-stttt", "4-b-stttt"]
+        assert len(session.exec(select(Assignment)).all()) == 9
+        assert len(session.exec(select(Notification).where(Notification.rung == "notice")).all()) == 9
+    with get_client(sync_client=True) as client:
+        artifact = client.read_latest_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["launch-summary"])))[0]
+    assert "Khởi tạo 3 văn bản, từ chối 2" in artifact.data and "d00002.yaml" in artifact.data
+
+    again = dondoc("launch", str(paths[0]), str(paths[2]))  # already launched: refused, nothing written twice
+    assert again.exit_code == 2 and "Đã khởi tạo 0 văn bản" in again.stderr
+
+
+def test_several_files_print_slugs_and_a_summary(database, prefect_server, tmp_path):
+    paths = write_directives(tmp_path / "two", 2, 1)
+    result = dondoc("launch", *map(str, paths), "--now", "2020-11-30T09:00+07:00")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == ["1-b-stttt", "2-b-stttt"]
+    assert "Đã khởi tạo 2 văn bản (2 nhiệm vụ); từ chối 0." in result.stderr
