@@ -75,6 +75,31 @@ def mailbox_process(maildir: Path) -> Iterator[int]:
         process.wait(timeout=30)
 
 
+@contextlib.contextmanager
+def fresh_database(postgres: str | None, prefix: str) -> Iterator[str]:
+    """A new, empty dondoc database URL: a database on the PostgreSQL server ``postgres`` (dropped afterwards),
+    or a SQLite file in a temporary folder."""
+    if not postgres:
+        yield f"sqlite:///{Path(tempfile.mkdtemp(prefix=f'bench-{prefix}-')) / 'dondoc.db'}"
+        return
+    import uuid
+
+    import psycopg
+
+    from models.db import get_engine
+
+    name = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = postgres.replace("+psycopg", "") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{postgres}/{name}"
+    finally:
+        get_engine(f"{postgres}/{name}").dispose()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def at(y: int, m: int, d: int, h: int = 8, minute: int = 0) -> datetime:
     return datetime(y, m, d, h, minute, tzinfo=TZ)
 

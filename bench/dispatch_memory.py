@@ -17,16 +17,14 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import TZ, free_port, prefect_server, report, wait_for_port  # noqa: E402
+from bench.common import TZ, free_port, fresh_database, prefect_server, report, wait_for_port  # noqa: E402
 
 LAUNCHED = datetime(2021, 3, 1, 9, tzinfo=TZ)
 SWEEP_AT = datetime(2021, 3, 2, 10, tzinfo=TZ)
@@ -70,28 +68,17 @@ def sink() -> tuple[int, dict]:
         counts.update(json.loads(process.communicate(timeout=60)[0]))
 
 
-def database(postgres: str | None) -> str:
-    if not postgres:
-        return f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-memory-')) / 'dondoc.db'}"
-    import psycopg
-
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{postgres}/{name}"
-
-
 def measure(size: int, postgres: str | None, api: str) -> dict:
     from dondoc.testing import plan_due_rows, populate
 
-    url = database(postgres)
-    os.environ["DONDOC_DATABASE_URL"] = url
-    populate(url, max(5, size // PER_ASSIGNMENT), launched=LAUNCHED)
-    planned = plan_due_rows(None, PER_ASSIGNMENT, LAUNCHED)
-    with sink() as (port, counts):
-        env = {**os.environ, "PREFECT_API_URL": api, "DONDOC_SMTP_PORT": str(port),
-               "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL"}
-        done = subprocess.run([sys.executable, __file__, "--child"], env=env, capture_output=True, text=True)
+    with fresh_database(postgres, "memory") as url:
+        os.environ["DONDOC_DATABASE_URL"] = url
+        populate(url, max(5, size // PER_ASSIGNMENT), launched=LAUNCHED)
+        planned = plan_due_rows(None, PER_ASSIGNMENT, LAUNCHED)
+        with sink() as (port, counts):
+            env = {**os.environ, "PREFECT_API_URL": api, "DONDOC_SMTP_PORT": str(port),
+                   "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL"}
+            done = subprocess.run([sys.executable, __file__, "--child"], env=env, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(done.stderr[-3000:])
     figures = json.loads(done.stdout.strip().splitlines()[-1])

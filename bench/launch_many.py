@@ -16,13 +16,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import prefect_server, report, write_directives  # noqa: E402
+from bench.common import fresh_database, prefect_server, report, write_directives  # noqa: E402
 
 
 def main() -> None:
@@ -32,17 +31,8 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-launch-"))
     write_directives(work / "directives", args.directives, 5)
-    if args.postgres:
-        import psycopg
-
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(args.postgres.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = f"{args.postgres}/{name}"
-    else:
-        url = f"sqlite:///{work / 'dondoc.db'}"
     server = nullcontext(os.environ["PREFECT_API_URL"]) if os.environ.get("PREFECT_API_URL") else prefect_server()
-    with server as api:
+    with fresh_database(args.postgres, "launch") as url, server as api:
         env = {**os.environ, "PREFECT_API_URL": api, "DONDOC_DATABASE_URL": url}
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "dondoc", "launch", str(work / "directives"), "--json",

@@ -16,43 +16,33 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import TZ, prefect_server, report  # noqa: E402
+from bench.common import TZ, fresh_database, prefect_server, report  # noqa: E402
 from dondoc.testing import populate  # noqa: E402
 
 
 def measure(size: int, postgres: str | None) -> dict:
-    if postgres:
-        import psycopg
+    with fresh_database(postgres, "idle") as url:
+        os.environ["DONDOC_DATABASE_URL"] = url
+        started = time.perf_counter()
+        populate(url, size, launched=datetime(2021, 3, 1, 9, tzinfo=TZ))
+        populated = time.perf_counter() - started
+        from flows.sweep import escalation_sweep
 
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(postgres.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = f"{postgres}/{name}"
-    else:
-        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-idle-')) / 'dondoc.db'}"
-    os.environ["DONDOC_DATABASE_URL"] = url
-    started = time.perf_counter()
-    populate(url, size, launched=datetime(2021, 3, 1, 9, tzinfo=TZ))
-    populated = time.perf_counter() - started
-    from flows.sweep import escalation_sweep
-
-    now = datetime(2021, 3, 2, 10, tzinfo=TZ)
-    while escalation_sweep(now=now)["artifacts"]:  # warm-up: today's digests and every first status artifact
-        pass
-    times = []
-    for _ in range(3):
-        t = time.perf_counter()
-        result = escalation_sweep(now=now)
-        times.append(time.perf_counter() - t)
-        assert result["sent"] == 0 and result["artifacts"] == 0, result
+        now = datetime(2021, 3, 2, 10, tzinfo=TZ)
+        while escalation_sweep(now=now)["artifacts"]:  # warm-up: today's digests and every first status artifact
+            pass
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            result = escalation_sweep(now=now)
+            times.append(time.perf_counter() - t)
+            assert result["sent"] == 0 and result["artifacts"] == 0, result
     return {"backend": "postgresql" if postgres else "sqlite", "open_assignments": size,
             "sweep_seconds": round(statistics.median(times), 3), "populate_seconds": round(populated, 1)}
 
