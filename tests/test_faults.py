@@ -6,15 +6,13 @@ The promise: no reminder lost, none sent twice without the same Message-ID, no h
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
