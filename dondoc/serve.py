@@ -90,9 +90,9 @@ def serve_forever(*, host: str, port: int, clock: bool = True, deployments: bool
 
     settings = get_settings()
     web = WebServer(create_app(settings=settings), host, port)
-    web.start()
-    try:
-        if deployments:
+    if deployments:  # Prefect's serve() holds the signals itself
+        web.start()
+        try:
             from flows.deployments import serve_deployments
 
             if on_started:
@@ -101,23 +101,25 @@ def serve_forever(*, host: str, port: int, clock: bool = True, deployments: bool
                 serve_deployments(settings)
             except KeyboardInterrupt:
                 pass
-            return
-        stop = threading.Event()
-        scheduler = build_scheduler(settings) if clock else None
-        previous = install_signals(stop)
-        try:
-            if scheduler:
-                scheduler.start()
-            if on_started:
-                on_started()
-            while not stop.wait(0.5):
-                pass
         finally:
-            if scheduler and scheduler.running:
-                scheduler.shutdown(wait=True)
-            restore_signals(previous)
+            web.stop()
+        return
+    stop = threading.Event()
+    previous = install_signals(stop)  # before the pages answer: whoever sees them up may stop us cleanly
+    scheduler = build_scheduler(settings) if clock else None
+    try:
+        web.start()
+        if scheduler:
+            scheduler.start()
+        if on_started:
+            on_started()
+        while not stop.wait(0.5):
+            pass
     finally:
+        if scheduler and scheduler.running:
+            scheduler.shutdown(wait=True)
         web.stop()
+        restore_signals(previous)
 
 
 def install_signals(stop: threading.Event):

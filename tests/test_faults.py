@@ -15,6 +15,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from sqlmodel import func, select
 
@@ -188,7 +189,13 @@ def test_serve_stopped_for_days_sends_the_missed_rungs_once_in_order(database, s
         served = subprocess.Popen([sys.executable, "-m", "dondoc", "serve", "--port", str(port)], env=subprocess_env,
                                   cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 90
-        err = ""
+        # Up first: a SIGTERM that lands while Python is still importing kills it before serve holds the signal.
+        while time.monotonic() < deadline and served.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
         while time.monotonic() < deadline:
             time.sleep(1)
             with transaction() as session:
