@@ -237,7 +237,9 @@ def _print_simulation(result, tz) -> None:
     out.print(table)
     summary = result.summary()
     counts = Counter(summary["by_rung"])
-    out.print("Tổng số thư: " + ", ".join(f"{RUNG_LABELS.get(r, r).lower()} {n}" for r, n in counts.items()) + f" (cộng {len(result.timeline)})")
+    # Only the first letter is lowered: "Văn phòng UBND tỉnh" keeps its capitals.
+    labels = {r: (lambda t: t[:1].lower() + t[1:])(RUNG_LABELS.get(r, r)) for r in counts}
+    out.print("Tổng số thư: " + ", ".join(f"{labels[r]} {n}" for r, n in counts.items()) + f" (cộng {len(result.timeline)})")
     for response in result.responses:
         when = datetime.fromisoformat(response["on"]).astimezone(tz)
         note = f" — bỏ qua: {response['skipped']}" if response.get("skipped") else ""

@@ -59,6 +59,8 @@ RUNG_LABELS = {
     "report-up": "Báo cáo Văn phòng UBND tỉnh",
     "digest": "Tổng hợp hằng ngày",
     "closed": "Thông báo kết thúc",
+    "extension-request": "Đề nghị gia hạn",
+    "extension-decision": "Thông báo quyết định gia hạn",
 }
 
 

@@ -108,3 +108,6 @@ def test_demo_writes_messages_timeline_and_database(prefect_server, tmp_path, mo
     assert svg.startswith("<svg") and "industrial-park-access" in svg and "kết thúc" in svg
     assert len(list((tmp_path / "demo" / "maildir" / "new").iterdir())) > 20
     assert "Prefect UI" in result.stdout and "maildir" in result.stdout
+    summary = next(line for line in result.stdout.splitlines() if line.startswith("Tổng số thư:"))
+    assert "đề nghị gia hạn 1" in summary and "báo cáo Văn phòng UBND tỉnh" in summary  # Vietnamese, capitals kept
+    assert "extension-" not in summary
