@@ -18,11 +18,13 @@ from dondoc.timeargs import parse_now
 from models.db import open_database, session_scope, transaction
 from models.queries import get_directive
 from models.settings import get_settings
+from models.status import LABELS
 from models.tables import Assignment, Directive, Notification
 from models.timerules import TimeRules
 from notifications.wording import RUNG_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
+ACTION_LABELS = {**{k: v.lower() for k, v in LABELS.items()}, "extend": "đề nghị gia hạn, được chấp thuận"}
 STATE_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi", "cancelled": "đã hủy"}
 
 
@@ -243,8 +245,9 @@ def _print_simulation(result, tz) -> None:
     for response in result.responses:
         when = datetime.fromisoformat(response["on"]).astimezone(tz)
         note = f" — bỏ qua: {response['skipped']}" if response.get("skipped") else ""
-        out.print(f"  {when:%d/%m/%Y %H:%M} · {response['assignment']} · {response['action']}{note}", markup=False)
-    out.print("Kết quả: " + ", ".join(f"{k}: {v}" for k, v in summary["final"].items()))
+        action = ACTION_LABELS.get(response["action"], response["action"])
+        out.print(f"  {when:%d/%m/%Y %H:%M} · {response['assignment']} · {action}{note}", markup=False)
+    out.print("Kết quả: " + ", ".join(f"{k}: {LABELS.get(v, v).lower()}" for k, v in summary["final"].items()))
 
 
 def _short(addresses: list[str]) -> list[str]:

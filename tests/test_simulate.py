@@ -111,3 +111,4 @@ def test_demo_writes_messages_timeline_and_database(prefect_server, tmp_path, mo
     summary = next(line for line in result.stdout.splitlines() if line.startswith("Tổng số thư:"))
     assert "đề nghị gia hạn 1" in summary and "báo cáo Văn phòng UBND tỉnh" in summary  # Vietnamese, capitals kept
     assert "extension-" not in summary
+    assert "industrial-park-access: đã hủy" in result.stdout and "permit-review · hoàn thành" in result.stdout
