@@ -8,13 +8,13 @@ from typing import Any
 
 from notifications.templating import environment
 
-RUNG_STYLE = {  # colour, and the letter drawn in the mark
-    "notice": ("#607d8b", "G"),
-    "reminder": ("#1e88e5", "N"),
-    "due-soon": ("#fb8c00", "S"),
-    "overdue": ("#e53935", "Q"),
-    "escalation": ("#8e0000", "B"),
-    "report-up": ("#6a1b9a", "V"),
+RUNG_STYLE = {  # colour, the letter drawn in the mark, and the legend (short: 150 px each)
+    "notice": ("#607d8b", "G", "giao nhiệm vụ"),
+    "reminder": ("#1e88e5", "N", "nhắc hạn"),
+    "due-soon": ("#fb8c00", "S", "sắp đến hạn"),
+    "overdue": ("#e53935", "Q", "quá hạn"),
+    "escalation": ("#8e0000", "B", "báo cáo cấp trên"),
+    "report-up": ("#6a1b9a", "V", "báo cáo VP UBND"),
 }
 STATUS_FILL = {"red": "#e53935", "orange": "#fb8c00", "blue": "#1e88e5", "green": "#43a047", "grey": "#9e9e9e"}
 
@@ -58,7 +58,7 @@ def timeline_svg(*, title: str, start: date, end: date, lanes: list[Lane], days_
             "done_x": x(lane.done_on) if lane.done_on and start <= lane.done_on <= end else None,
             "earlier": [x(d) for d in lane.earlier_dues if start <= d <= end],
             "bar_end": x(min(lane.done_on or end, end)),
-            "marks": [{"x": x(d), "colour": RUNG_STYLE[r][0], "letter": RUNG_STYLE[r][1], "rung": r, "date": f"{d:%d/%m/%Y}"}
+            "marks": [{"x": x(d), "colour": RUNG_STYLE[r][0], "letter": RUNG_STYLE[r][1], "rung": RUNG_STYLE[r][2], "date": f"{d:%d/%m/%Y}"}
                       for d, r in lane.marks if r in RUNG_STYLE and start <= d <= end],
         })
     return environment().get_template("timeline.svg.j2").render(
@@ -66,7 +66,7 @@ def timeline_svg(*, title: str, start: date, end: date, lanes: list[Lane], days_
         lane_height=lane_height, lanes=lanes_view, months=months,
         off=[x(d) - day_width / 2 for d in days_off if start <= d <= end],
         closed_x=x(closed_on) if closed_on and start <= closed_on <= end else None,
-        legend=[{"colour": c, "letter": letter, "rung": r} for r, (c, letter) in RUNG_STYLE.items()],
+        legend=[{"colour": c, "letter": letter, "rung": label} for c, letter, label in RUNG_STYLE.values()],
         bottom=top + lane_height * len(lanes),
     )
 

@@ -106,6 +106,7 @@ def test_demo_writes_messages_timeline_and_database(prefect_server, tmp_path, mo
     assert result.exit_code == 0, result.output
     svg = (tmp_path / "demo" / "timeline.svg").read_text(encoding="utf-8")
     assert svg.startswith("<svg") and "industrial-park-access" in svg and "kết thúc" in svg
+    assert "G = giao nhiệm vụ" in svg and "= notice" not in svg  # a Vietnamese legend
     assert len(list((tmp_path / "demo" / "maildir" / "new").iterdir())) > 20
     assert "Prefect UI" in result.stdout and "maildir" in result.stdout
     summary = next(line for line in result.stdout.splitlines() if line.startswith("Tổng số thư:"))
