@@ -176,7 +176,9 @@ def test_the_database_lost_during_a_sweep_is_a_clear_error_and_nothing_is_half_w
 
 def test_serve_stopped_for_days_sends_the_missed_rungs_once_in_order(database, smtp, subprocess_env, tmp_path):
     today = wall_clock(TZ).date()
-    due = RULES.calendar.add_working_days(RULES.calendar.roll_forward(today), -6)
+    # Due 8 working days ago (a2 a calendar day later): both report-ups (+5) fell on earlier days, whatever the hour
+    # now, and the next ones (+10) are still ahead. At -6, a2's fell due at 08:00 today and the test failed at night.
+    due = RULES.calendar.add_working_days(RULES.calendar.roll_forward(today), -8)
     issued = due - timedelta(days=30)
     path = write_directives(tmp_path / "directives", 1, 2, issued=issued, due=due)[0]
     launched = datetime.combine(issued, datetime.min.time().replace(hour=9), tzinfo=TZ)
