@@ -239,15 +239,19 @@ def _print_simulation(result, tz) -> None:
     out.print(table)
     summary = result.summary()
     counts = Counter(summary["by_rung"])
-    # Only the first letter is lowered: "Văn phòng UBND tỉnh" keeps its capitals.
-    labels = {r: (lambda t: t[:1].lower() + t[1:])(RUNG_LABELS.get(r, r)) for r in counts}
-    out.print("Tổng số thư: " + ", ".join(f"{labels[r]} {n}" for r, n in counts.items()) + f" (cộng {len(result.timeline)})")
+    out.print("Tổng số thư: " + ", ".join(f"{_lower_first(RUNG_LABELS.get(r, r))} {n}" for r, n in counts.items())
+              + f" (cộng {len(result.timeline)})")
     for response in result.responses:
         when = datetime.fromisoformat(response["on"]).astimezone(tz)
         note = f" — bỏ qua: {response['skipped']}" if response.get("skipped") else ""
         action = ACTION_LABELS.get(response["action"], response["action"])
         out.print(f"  {when:%d/%m/%Y %H:%M} · {response['assignment']} · {action}{note}", markup=False)
     out.print("Kết quả: " + ", ".join(f"{k}: {LABELS.get(v, v).lower()}" for k, v in summary["final"].items()))
+
+
+def _lower_first(label: str) -> str:
+    """Mid-sentence form of a label: only its first letter, so "Văn phòng UBND tỉnh" keeps its capitals."""
+    return label[:1].lower() + label[1:]
 
 
 def _short(addresses: list[str]) -> list[str]:

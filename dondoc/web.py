@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlmodel import select
+from starlette.datastructures import UploadFile as ReceivedFile
 
 from models.db import transaction
 from models.errors import DatabaseUnavailable, InputError
@@ -219,7 +220,8 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
                     number: str = Form(""), document_date: str = Form(""), note: str = Form(""),
                     document: UploadFile | str | None = File(None)) -> Response:
         # A browser posts a file field with no file chosen as an empty, nameless part, which Starlette
-        # hands over as a string: that is "no document", not a malformed request.
+        # hands over as a string: that is "no document", not a malformed request. What arrives as a file
+        # is Starlette's UploadFile, of which FastAPI's is a subclass.
         saved: dict = {}
 
         def validate(now, scope):
@@ -239,7 +241,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
                 errors["document_date"] = "Ngày văn bản không hợp lệ."
             if len(note.strip()) > LIMITS["note"]:
                 errors["done_note"] = f"Ghi chú dài quá {LIMITS['note']} ký tự."
-            if not isinstance(document, (str, type(None))) and document.filename:
+            if isinstance(document, ReceivedFile) and document.filename:
                 problem = _store_document(document, upload_limit, Path(settings.state_dir) / "uploads" / slug / key,
                                           saved, dry_run=bool(errors))
                 if problem:
