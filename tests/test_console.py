@@ -39,11 +39,12 @@ def checkout(tmp_path, monkeypatch, workspace, prefect_server):
 def test_form_actions_are_the_coordinators_on_the_real_clock_within_their_folders(checkout, monkeypatch):
     from flows.console import launch_directive, produce_report, record_update
 
-    # A form cannot move the clock: refused before anything is read or written.
+    # A form cannot move the clock: refused before anything is read or written. (`.fn` is the flow's body,
+    # without the cost of a flow run: these refusals come before any Prefect call; one below is a real run.)
     with pytest.raises(InputError, match="^now: .*DONDOC_DEPLOYMENTS_ALLOW_NOW"):
-        launch_directive(path=f"directives/{SEED.name}", now=datetime(2020, 11, 30, 9, tzinfo=TZ))
+        launch_directive.fn(path=f"directives/{SEED.name}", now=datetime(2020, 11, 30, 9, tzinfo=TZ))
     with pytest.raises(InputError, match="^path: .*nằm ngoài thư mục văn bản"):
-        launch_directive(path="../../../../etc/passwd")
+        launch_directive.fn(path="../../../../etc/passwd")
 
     # A rehearsal install (its workers' setting, not the form's) replays 2020.
     monkeypatch.setenv("DONDOC_DEPLOYMENTS_ALLOW_NOW", "true")
@@ -60,7 +61,7 @@ def test_form_actions_are_the_coordinators_on_the_real_clock_within_their_folder
 
     for escape in ("../escaped.md", str(checkout / "escaped.md")):
         with pytest.raises(InputError, match="^output: .*nằm ngoài thư mục báo cáo"):
-            produce_report(slug=SLUG, format="md", output=escape)
+            produce_report.fn(slug=SLUG, format="md", output=escape)
     assert not (checkout / "escaped.md").exists() and not (checkout / "reports").exists()
     written = produce_report(slug=SLUG, format="md", output="2021/bao-cao.md")
     assert written["path"] == str((checkout / "reports" / "2021" / "bao-cao.md").resolve())
