@@ -239,7 +239,7 @@ def extensions(as_json: JsonOption = False) -> None:
 def report(
     slug: Annotated[str, typer.Argument(help="Slug của văn bản.")],
     fmt: Annotated[ReportFormat, typer.Option("--format", help="Định dạng: md, html hoặc docx.")] = ReportFormat.docx,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Tệp kết quả. Mặc định: reports/bao-cao-SLUG-NGAY.ĐỊNH_DẠNG.")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Tệp kết quả. Mặc định: bao-cao-SLUG-NGÀY.ĐỊNH_DẠNG trong thư mục báo cáo (DONDOC_REPORTS_DIR, mặc định .dondoc/reports).")] = None,
     now: NowOption = None,
 ) -> None:
     """Lập báo cáo gửi Cục Viễn thông theo thể thức Nghị định 30/2020/NĐ-CP: số liệu, bảng nhiệm vụ, khó khăn, đề xuất."""

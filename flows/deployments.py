@@ -1,7 +1,9 @@
 """The coordinator's console in the Prefect UI: one deployment per action, each with a typed Run form.
 
 `dondoc serve --deployments` serves them from this machine (Prefect's
-``serve``); prefect.yaml declares the same ones for process workers.
+``serve``); prefect.yaml declares the same ones for process workers. Both run
+the flows of flows/console.py: no free actor, no clock from the form, paths
+confined to their folders.
 """
 
 from __future__ import annotations
@@ -13,10 +15,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval
 from prefect.types.entrypoint import EntrypointType
 
-from flows.launch import launch_directive
-from flows.record import decide_extension, record_update
-from flows.report import produce_report
-from flows.sweep import escalation_sweep
+from flows.console import decide_extension, escalation_sweep, launch_directive, produce_report, record_update
 from models.settings import Settings
 
 # What coordinators read in the Deployments list; `prefect deployment run "<flow>/<name>"` takes them too.
@@ -34,7 +33,7 @@ def build(settings: Settings) -> list[RunnerDeployment]:
     common = {"tags": ["dondoc"], "entrypoint_type": EntrypointType.MODULE_PATH}
     return [
         launch_directive.to_deployment(name=NAMES["launch-directive"], **common,
-                                       description="Khởi tạo văn bản chỉ đạo từ tệp trong directives/ hoặc YAML dán vào."),
+                                       description="Khởi tạo văn bản chỉ đạo từ tệp trong thư mục văn bản hoặc YAML dán vào."),
         record_update.to_deployment(name=NAMES["record-update"], description="Ghi nhận báo cáo của cơ quan.", **common),
         decide_extension.to_deployment(name=NAMES["decide-extension"], description="Đồng ý hoặc không đồng ý gia hạn.",
                                        **common),

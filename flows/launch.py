@@ -33,11 +33,20 @@ def launch_directive(
         base_dir: Thư mục chứa văn bản và danh mục cơ quan.
     """
     now = resolve_now(now)
-    if (path is None) == (yaml_text is None):
-        raise InputError("cần đúng một trong hai: path (tệp) hoặc yaml_text (nội dung dán vào)")
     if path is not None and not Path(path).exists() and (Path(base_dir) / path).exists():
         path = str(Path(base_dir) / path)
-    launched = store_directive(now=now, actor=actor, path=path, text=yaml_text, base_dir=base_dir)
+    return launch_one(path=path, yaml_text=yaml_text, now=now, actor=actor, base_dir=base_dir)
+
+
+def launch_one(*, path: str | None, yaml_text: str | None, now: datetime, actor: str, base_dir: str,
+               within: str | None = None) -> dict:
+    """The body of a launch: the command line's flow above and the Run form's (flows/console.py) share it.
+
+    With ``within``, the registry the definition names must lie in that folder.
+    """
+    if (path is None) == (yaml_text is None):
+        raise InputError("cần đúng một trong hai: path (tệp) hoặc yaml_text (nội dung dán vào)")
+    launched = store_directive(now=now, actor=actor, path=path, text=yaml_text, base_dir=base_dir, within=within)
     slug, number = launched["slug"], launched["number"]
     every_agency = [c for a in launched["assignments"] for c in (*a["leads"], *a["supporting"])]
     label_current_run(directive_tags(slug, every_agency), name=f"launch · {number}")

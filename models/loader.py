@@ -12,7 +12,9 @@ from pydantic import ValidationError
 
 from models.definition import DirectiveDef, RegistryDef, _iso_date
 from models.errors import DefinitionError, Problem
+from models.paths import inside
 from models.placeholders import find_placeholders
+from models.textcheck import shown
 from models.yamlsource import Source, parse_text, read_file, validation_problems
 
 
@@ -35,18 +37,21 @@ def load_registry(path: Path, name: str | None = None) -> RegistryDef:
     return registry
 
 
-def load_directive_file(path: Path, *, name: str | None = None) -> Loaded:
+def load_directive_file(path: Path, *, name: str | None = None, within: Path | None = None) -> Loaded:
+    """Load a directive file and the registry it names; with ``within``, that registry must lie in that folder."""
     source, problems = read_file(path, name)
-    return _load_directive(source, problems, base_dir=path.parent, display_dir=Path(name or str(path)).parent)
+    return _load_directive(source, problems, base_dir=path.parent, display_dir=Path(name or str(path)).parent,
+                           within=within)
 
 
-def load_directive_text(text: str, *, name: str, base_dir: Path) -> Loaded:
-    """Load a directive pasted as text; its ``registry`` path is relative to ``base_dir``."""
+def load_directive_text(text: str, *, name: str, base_dir: Path, within: Path | None = None) -> Loaded:
+    """Load a directive pasted as text; its ``registry`` path is relative to ``base_dir`` (and confined to ``within``)."""
     source, problems = parse_text(text, name)
-    return _load_directive(source, problems, base_dir=base_dir, display_dir=base_dir)
+    return _load_directive(source, problems, base_dir=base_dir, display_dir=base_dir, within=within)
 
 
-def _load_directive(source: Source | None, problems: list[Problem], *, base_dir: Path, display_dir: Path) -> Loaded:
+def _load_directive(source: Source | None, problems: list[Problem], *, base_dir: Path, display_dir: Path,
+                    within: Path | None = None) -> Loaded:
     if source is None:
         raise DefinitionError(problems)
     data = source.data
@@ -65,7 +70,11 @@ def _load_directive(source: Source | None, problems: list[Problem], *, base_dir:
     if isinstance(ref, str) and ref.strip():
         registry_path = base_dir / ref.strip()
         registry_name = str(display_dir / ref.strip())
-        if not registry_path.is_file():
+        if within is not None and not inside(within, registry_path):
+            # Checked before the file is opened: a form's YAML must not make the worker read /etc/… and quote it back.
+            problems.append(source.problem(["registry"], f"tệp danh mục cơ quan {shown(ref.strip())!r} nằm ngoài "
+                                                         f"thư mục văn bản {within}; chỉ dùng được tệp trong thư mục này"))
+        elif not registry_path.is_file():
             problems.append(source.problem(["registry"], f"không tìm thấy tệp danh mục cơ quan {registry_name}"))
         else:
             registry, more = _registry(registry_path, registry_name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -55,6 +56,20 @@ class Settings(BaseSettings):
     link_days: int = Field(default=60, ge=1, le=3650, description="Days a reply link stays valid.")
     state_dir: str = Field(default=".dondoc", description="Where the generated secret and uploads are kept.")
     upload_max_mb: float = Field(default=10.0, gt=0, le=200, description="Largest reply document accepted, in MB.")
+    directives_dir: str = Field(
+        default="directives",
+        description="The directives folder (relative: to the working directory, the checkout for workers). "
+                    "The launch deployment reads only under it.",
+    )
+    reports_dir: str | None = Field(
+        default=None, description="Where reports are written. Unset: DONDOC_STATE_DIR/reports. "
+                                  "The report deployment writes only under it.",
+    )
+    deployments_allow_now: bool = Field(
+        default=False,
+        description="Let deployment runs take an explicit `now` (a rehearsal on past dates). Never on a live install: "
+                    "whoever can fill a Run form could backdate the audit trail or send every reminder at once.",
+    )
 
     sweep_minutes: int = Field(default=15, ge=1, le=1440)
     batch_size: int = Field(default=500, ge=1, le=10000, description="Notifications claimed per dispatch task.")
@@ -78,6 +93,14 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def reports_root(self) -> Path:
+        return Path(self.reports_dir) if self.reports_dir else Path(self.state_dir) / "reports"
+
+    @property
+    def directives_root(self) -> Path:
+        return Path(self.directives_dir)
 
 
 def get_settings() -> Settings:

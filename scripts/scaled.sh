@@ -11,7 +11,13 @@
 #   PG=postgresql://postgres@127.0.0.1:5432   the PostgreSQL server (trust authentication here)
 #   PREFECT_DB=dondoc_prefect  DONDOC_DB=dondoc   the two databases, created when missing
 #   PREFECT_PORT=4200   WORKERS=2   WORKER_LIMIT=4   SCALED_STATE=.dondoc/scaled
+#   PREFECT_API_AUTH_STRING   the API's basic-auth credential, "user:password"; unset: the one kept in
+#                             $SCALED_STATE/prefect-auth (mode 600), generated on the first `up`
 #   DONDOC_* settings (SMTP, public URL, secret key, …) pass through to the workers.
+#
+# The server listens on 127.0.0.1 only and refuses every API request without the credential
+# (GET /api/health and /api/ready excepted). The credential goes to the server, the CLI and the
+# workers through the environment, never on a command line, and is never printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -24,6 +30,7 @@ WORKERS=${WORKERS:-2}
 WORKER_LIMIT=${WORKER_LIMIT:-4}
 STATE=${SCALED_STATE:-$ROOT/.dondoc/scaled}
 API=http://127.0.0.1:$PREFECT_PORT/api
+AUTH_FILE=$STATE/prefect-auth
 
 export PREFECT_HOME=$STATE/prefect-home
 export PREFECT_API_URL=$API
@@ -33,6 +40,23 @@ export DONDOC_DATABASE_URL=${PG/postgresql:/postgresql+psycopg:}/$DONDOC_DB
 export DONDOC_HOME=$ROOT   # prefect.yaml's pull step: the workers run the flows from this checkout
 
 say() { printf '%s\n' "$*" >&2; }
+
+use_credential() {
+  # An API key would win over the auth string and be refused by a self-hosted server (Prefect's docs).
+  unset PREFECT_API_KEY
+  CREDENTIAL="the auth string you gave in PREFECT_API_AUTH_STRING"
+  if [ -z "${PREFECT_API_AUTH_STRING:-}" ]; then
+    CREDENTIAL="the auth string in $AUTH_FILE"
+    if [ ! -s "$AUTH_FILE" ]; then
+      # Written by the redirection under umask 077: the secret is on no command line and in no log.
+      (umask 077 && "$BIN/python" -c 'import secrets; print("dondoc:" + secrets.token_urlsafe(32))' >"$AUTH_FILE")
+    fi
+    chmod 600 "$AUTH_FILE"
+    PREFECT_API_AUTH_STRING=$(<"$AUTH_FILE")
+  fi
+  export PREFECT_API_AUTH_STRING
+  export PREFECT_SERVER_API_AUTH_STRING=$PREFECT_API_AUTH_STRING
+}
 
 create_databases() {
   "$BIN/python" - "$PG" "$PREFECT_DB" "$DONDOC_DB" <<'EOF'
@@ -76,6 +100,7 @@ up() {
     say "scaled.sh: already up (scripts/scaled.sh down stops it)"; exit 1
   fi
   create_databases
+  use_credential
   PREFECT_SERVER_DATABASE_CONNECTION_URL=${PG/postgresql:/postgresql+asyncpg:}/$PREFECT_DB \
     start server "$STATE/server.log" "$BIN/prefect" server start --host 127.0.0.1 --port "$PREFECT_PORT"
   "$BIN/dondoc" db upgrade
@@ -86,10 +111,15 @@ up() {
     start "worker-$i" "$STATE/worker-$i.log" \
       "$BIN/prefect" worker start --pool dondoc --name "dondoc-worker-$i" --limit "$WORKER_LIMIT"
   done
-  say "Prefect server (PostgreSQL $PREFECT_DB): $API — UI http://127.0.0.1:$PREFECT_PORT"
+  say "Prefect server (PostgreSQL $PREFECT_DB): $API — UI http://127.0.0.1:$PREFECT_PORT (it asks for $CREDENTIAL)"
   say "dondoc database: $DONDOC_DATABASE_URL"
   say "$WORKERS process workers on pool 'dondoc'; logs in $STATE"
   say "Use it:  export PREFECT_API_URL=$API DONDOC_DATABASE_URL=$DONDOC_DATABASE_URL"
+  if [ "$CREDENTIAL" = "the auth string in $AUTH_FILE" ]; then
+    say "         export PREFECT_API_AUTH_STRING=\"\$(cat '$AUTH_FILE')\""
+  else
+    say "         with PREFECT_API_AUTH_STRING as you gave it"
+  fi
 }
 
 stop() {  # pidfile, seconds of grace before SIGKILL

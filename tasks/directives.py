@@ -30,12 +30,16 @@ def _domain() -> str:
 
 @task(name="store-directive")
 def store_directive(*, now: datetime, actor: str, path: str | None = None, text: str | None = None,
-                    source_name: str = "<pasted>", base_dir: str = "directives") -> dict:
-    """Validate a definition and write the directive and its assignments in one transaction."""
+                    source_name: str = "<pasted>", base_dir: str = "directives", within: str | None = None) -> dict:
+    """Validate a definition and write the directive and its assignments in one transaction.
+
+    With ``within``, the registry the definition names must lie in that folder (a deployment run).
+    """
+    folder = Path(within) if within is not None else None
     if path is not None:
-        loaded = load_directive_file(Path(path))
+        loaded = load_directive_file(Path(path), within=folder)
     else:
-        loaded = load_directive_text(text or "", name=source_name, base_dir=Path(base_dir))
+        loaded = load_directive_text(text or "", name=source_name, base_dir=Path(base_dir), within=folder)
     with transaction() as session:
         launched = launch_directive(session, loaded=loaded, now=now, rules=_rules(), actor=actor, mail_domain=_domain())
     spec = loaded.directive

@@ -169,7 +169,9 @@ def test_after_the_demo_the_prefect_ui_shows_its_runs_and_status_artifact(prefec
 @pytest.fixture
 def console(prefect_ui, database, smtp, tmp_path):
     """`dondoc serve --deployments` against the real Prefect server: the UI's Run forms are live."""
-    env = {**os.environ, "PREFECT_API_URL": prefect_ui["api"], "PREFECT_HOME": str(prefect_ui["home"])}
+    env = {**os.environ, "PREFECT_API_URL": prefect_ui["api"], "PREFECT_HOME": str(prefect_ui["home"]),
+           # The forms replay 2020 (a rehearsal setting: refused by default), and reports go to this test's folder.
+           "DONDOC_DEPLOYMENTS_ALLOW_NOW": "true", "DONDOC_REPORTS_DIR": str(tmp_path / "reports")}
     served = subprocess.Popen([sys.executable, "-m", "dondoc", "serve", "--deployments", "--port", str(free_port())],
                               env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 90
@@ -243,9 +245,9 @@ def test_every_coordinator_action_from_the_prefect_run_form(console, smtp, page,
     expected = {"notice", "extension-request", "extension-decision"}
     wait_until(lambda: expected <= {str(m["X-Dondoc-Rung"]) for m in smtp.messages()})
 
-    report = tmp_path / "bao-cao.docx"
+    report = tmp_path / "reports" / "bao-cao.docx"  # the form names a file of the reports folder
     run_from_form(page, console, "Lập báo cáo",
-                  {"slug": SLUG, "format": "docx", "output": str(report), "now": "2021-01-20T09:00:00+07:00"},
+                  {"slug": SLUG, "format": "docx", "output": "bao-cao.docx", "now": "2021-01-20T09:00:00+07:00"},
                   shots / "run-report.png")
     wait_until(lambda: report.exists())
     assert report.read_bytes().startswith(b"PK")
