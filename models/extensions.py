@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from models.errors import InputError
@@ -13,7 +14,11 @@ from models.queries import agencies_of, get_assignment
 from models.status import LABELS, OPEN
 from models.tables import Assignment, Directive, Event, ExtensionRequest
 from models.timerules import TimeRules
-from models.updates import extend_assignment
+from models.updates import check_text, extend_assignment
+
+
+ALREADY_PENDING = "nhiệm vụ đã có một đề nghị gia hạn đang chờ quyết định"
+ONE_PENDING_INDEX = "uq_extension_request_one_pending"  # see models/tables.py
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class PendingRequest:
 def request_extension(session: Session, *, slug: str, key: str, agency: str | None, until: date, reason: str,
                       now: datetime, rules: TimeRules, mail_domain: str = "localhost") -> ExtensionRequest:
     """Record a lead agency's request (the first lead when ``agency`` is None) and notify the coordinator."""
+    check_text(reason, "note", name="reason", label="lý do đề nghị gia hạn")
     directive, assignment = get_assignment(session, slug=slug, key=key)
     leads = agencies_of(session, [assignment.id])[assignment.id]["lead"]
     agency = agency or leads[0]
@@ -45,11 +51,18 @@ def request_extension(session: Session, *, slug: str, key: str, agency: str | No
     if until <= assignment.due:
         raise InputError(f"ngày đề nghị {until:%d/%m/%Y} phải sau thời hạn hiện tại {assignment.due:%d/%m/%Y}")
     if pending_for(session, assignment.id) is not None:
-        raise InputError("nhiệm vụ đã có một đề nghị gia hạn đang chờ quyết định")
+        raise InputError(ALREADY_PENDING)
     request = ExtensionRequest(assignment_id=assignment.id, agency_code=agency, requested_at=now, until=until,
                                reason=reason.strip())
     session.add(request)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # Two requests raced past the check above: the database's one-pending-request index let the first in
+        # (the second waited for it to commit). The transaction is spoilt either way; the caller rolls it back.
+        if ONE_PENDING_INDEX in str(exc.orig) or "extension_request.assignment_id" in str(exc.orig):
+            raise InputError(ALREADY_PENDING) from None
+        raise
     session.add(Event(at=now, actor=agency, kind="extension_requested", directive_id=directive.id,
                       assignment_id=assignment.id,
                       payload={"until": until.isoformat(), "reason": request.reason, "request": request.id}))
@@ -87,6 +100,7 @@ def decide_extension(session: Session, *, slug: str, key: str, approve: bool, re
 
     Approving without a pending request is the coordinator extending on their own initiative.
     """
+    check_text(reason, "note", name="reason", label="lý do")
     directive, assignment = get_assignment(session, slug=slug, key=key)
     request = pending_for(session, assignment.id)
     if not reason or not reason.strip():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from models.types import AwareDateTime
@@ -141,6 +141,10 @@ class ExtensionRequest(SQLModel, table=True):
     """An agency's request for more time, and the coordinator's decision on it."""
 
     __tablename__ = "extension_request"
+    # At most one pending request per assignment, enforced by the database itself: requests posted at the same
+    # moment all pass the application's check, and only this index stops the second (migration 0002).
+    __table_args__ = (Index("uq_extension_request_one_pending", "assignment_id", unique=True,
+                            sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),)
 
     id: int | None = Field(default=None, primary_key=True)
     assignment_id: int = Field(foreign_key="assignment.id", index=True)

@@ -13,6 +13,7 @@ from models.planning import add_row, cancel_pending, plan_assignment
 from models.queries import get_assignment
 from models.status import CLOSED, LABELS, OPEN, check_transition
 from models.tables import Assignment, Directive, Event
+from models.textcheck import Kind, problem
 from models.timerules import TimeRules
 
 
@@ -24,6 +25,16 @@ class Recorded:
     closed: bool = False
     cancelled: list[str] = field(default_factory=list)
     open_dependencies: list[str] = field(default_factory=list)
+
+
+def check_text(value: str | None, kind: Kind, *, name: str, label: str) -> None:
+    """Refuse text that may not be stored, naming the field (its parameter name, as the CLI and the Prefect form
+    spell it, and what it is in Vietnamese). Every write path (reply pages, CLI, Prefect forms) passes here."""
+    if value is None:
+        return
+    bad = problem(value, kind)
+    if bad:
+        raise InputError(f"{label} ({name}) {bad}")
 
 
 def _refuse_if_closed(directive: Directive) -> None:
@@ -47,12 +58,16 @@ def record_update(
     attachment: dict | None = None,
 ) -> Recorded:
     """Move an assignment along its life cycle; the milestone's completion closes the directive."""
+    check_text(evidence, "number", name="evidence", label="số, ký hiệu văn bản báo cáo")
+    check_text(note, "note", name="note", label="ghi chú")
     directive, assignment = get_assignment(session, slug=slug, key=key)
     _refuse_if_closed(directive)
     check_transition(assignment.status, status)
     today = rules.today(now)
     if evidence_on is not None and evidence_on > today:
         raise InputError(f"ngày của văn bản báo cáo ({evidence_on:%d/%m/%Y}) không thể sau ngày ghi nhận ({today:%d/%m/%Y})")
+    if evidence_on is not None and evidence_on < directive.issued_on:
+        raise InputError(early_evidence(evidence_on, directive.number, directive.issued_on))
     previous = assignment.status
     assignment.status = status
     assignment.updated_at = now
@@ -117,6 +132,12 @@ def close_directive(
     return cancelled
 
 
+def early_evidence(evidence_on: date, number: str, issued_on: date) -> str:
+    """Why a report document dated before the directive cannot answer it (shared with the reply page)."""
+    return (f"ngày của văn bản báo cáo ({evidence_on:%d/%m/%Y}) không thể trước ngày ban hành văn bản "
+            f"{number} ({issued_on:%d/%m/%Y})")
+
+
 @dataclass
 class Extended:
     slug: str
@@ -130,6 +151,7 @@ def extend_assignment(
     mail_domain: str = "localhost",
 ) -> Extended:
     """Move an open assignment's due date later and re-plan its ladder; its state is kept."""
+    check_text(reason, "note", name="reason", label="lý do gia hạn")
     directive, assignment = get_assignment(session, slug=slug, key=key)
     _refuse_if_closed(directive)
     if assignment.status not in OPEN:

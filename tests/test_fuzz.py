@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -112,9 +113,14 @@ def fuzz_site(database, tmp_path, monkeypatch):
 
 
 def counts():
+    """Rows written, and files kept under the uploads folder (the fixtures' working directory is tmp_path)."""
+    from models.settings import get_settings
+
+    uploads = Path(get_settings().state_dir) / "uploads"
     with transaction() as session:
         return (session.exec(select(func.count()).select_from(Event)).one(),
-                session.exec(select(func.count()).select_from(ExtensionRequest)).one())
+                session.exec(select(func.count()).select_from(ExtensionRequest)).one(),
+                sum(1 for p in uploads.rglob("*") if p.is_file()) if uploads.exists() else 0)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -124,7 +130,7 @@ def counts():
                               form_text, max_size=6))
 def test_reply_endpoints_never_answer_500_nor_write_without_a_valid_token(fuzz_site, action, slug, key, token, csrf, fields):
     before = counts()
-    response = fuzz_site.post(f"/phan-hoi/{slug}/{key}/{action}", data={"t": token, "csrf": csrf, **fields})
+    response = fuzz_site.post(f"/phan-hoi/{slug}/{key}/{action}", params={"t": token, "csrf": csrf}, data=fields)
     assert response.status_code in (400, 403, 404, 405, 413, 422), response.status_code
     assert counts() == before
     page = fuzz_site.get(f"/phan-hoi/{slug}/{key}", params={"t": token})
@@ -134,8 +140,9 @@ def test_reply_endpoints_never_answer_500_nor_write_without_a_valid_token(fuzz_s
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(fields=st.fixed_dictionaries({}, optional={"number": form_text, "document_date": form_text, "note": form_text,
                                                   "until": form_text, "reason": form_text}),
-       action=st.sampled_from(ACTIONS), upload=st.one_of(st.none(), st.tuples(st.text(max_size=20), st.binary(max_size=200))))
-def test_reply_forms_with_a_valid_token_answer_303_or_400_only(fuzz_site, fields, action, upload):
+       action=st.sampled_from(ACTIONS), upload=st.one_of(st.none(), st.tuples(st.text(max_size=20), st.binary(max_size=200))),
+       shape=st.sampled_from(["form", "multipart", "files"]))
+def test_reply_forms_with_a_valid_token_answer_303_or_400_only(fuzz_site, fields, action, upload, shape):
     from models.settings import get_settings
     from notifications.links import ReplyLinks
 
@@ -143,11 +150,14 @@ def test_reply_forms_with_a_valid_token_answer_303_or_400_only(fuzz_site, fields
                                                               key="permit-review", now=datetime(2020, 12, 1, tzinfo=TZ))
     page = fuzz_site.get("/phan-hoi/2550-stttt-bctt/permit-review", params={"t": token})
     assert page.status_code == 200
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    files = {"document": upload} if upload and action == "hoan-thanh" else None
+    csrf = re.search(r'csrf=([^"&]+)"', page.text).group(1)  # in the query string of each form's action
+    files = {"document": upload} if upload and action == "hoan-thanh" else {}
+    if shape != "form":  # the text fields as multipart parts, or (wrongly) as file parts
+        files.update({k: (None, v) if shape == "multipart" else ("f.txt", v.encode("utf-8", "replace")) for k, v in fields.items()})
+        fields = {}
     before = counts()
-    response = fuzz_site.post(f"/phan-hoi/2550-stttt-bctt/permit-review/{action}", data={"t": token, "csrf": csrf, **fields},
-                              files=files)
+    response = fuzz_site.post(f"/phan-hoi/2550-stttt-bctt/permit-review/{action}", params={"t": token, "csrf": csrf},
+                              data=fields, files=files or None)
     assert response.status_code in (303, 400), response.text[:300]
     if response.status_code == 400:
         assert counts() == before

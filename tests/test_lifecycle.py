@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -155,3 +156,78 @@ def test_naive_instants_are_refused(database):
     with pytest.raises(Exception, match="timezone-aware"):
         with transaction() as session:
             session.add(Registry(name="x", title="x", loaded_at=datetime(2020, 1, 1)))
+
+
+def test_write_functions_refuse_control_characters_naming_the_field(seeded):
+    """The rule sits in the models, so the reply pages, the CLI and the Prefect forms all meet it (NUL on both databases)."""
+    from models.extensions import decide_extension, request_extension
+
+    def count():
+        with transaction() as session:
+            return len(session.exec(select(Event)).all())
+
+    before = count()
+    writes = [
+        ("(evidence)", lambda s: record_update(s, slug=seeded, key="permit-review", status="done", now=at(2020, 12, 28),
+                                               rules=RULES, actor="sxd", evidence="15/SXD\x00-QLXD")),
+        ("(evidence)", lambda s: record_update(s, slug=seeded, key="permit-review", status="done", now=at(2020, 12, 28),
+                                               rules=RULES, actor="sxd", evidence="15/SXD\u200d-QLXD")),
+        ("(note)", lambda s: record_update(s, slug=seeded, key="permit-review", status="in_progress", now=at(2020, 12, 28),
+                                           rules=RULES, actor="sxd", note="đã họp\x00")),
+        ("(note)", lambda s: record_update(s, slug=seeded, key="permit-review", status="in_progress", now=at(2020, 12, 28),
+                                           rules=RULES, actor="sxd", note="\u202eđã họp")),
+        ("(reason)", lambda s: request_extension(s, slug=seeded, key="land-use-conversion", agency="stnmt",
+                                                 until=date(2021, 1, 15), reason="chờ\x00", now=at(2020, 12, 20),
+                                                 rules=RULES)),
+        ("(reason)", lambda s: decide_extension(s, slug=seeded, key="land-use-conversion", approve=True,
+                                                until=date(2021, 1, 15), reason="đồng ý\x9b", now=at(2020, 12, 20),
+                                                rules=RULES, actor="coordinator")),
+        ("(reason)", lambda s: extend_assignment(s, slug=seeded, key="land-use-conversion", until=date(2021, 1, 15),
+                                                 reason="\x07", now=at(2020, 12, 20), rules=RULES, actor="coordinator")),
+    ]
+    for field, write in writes:
+        with pytest.raises(InputError, match=re.escape(field) + " chứa ký tự"), transaction() as session:
+            write(session)
+    assert count() == before
+    with transaction() as session:  # tab and newline are fine in a note
+        record_update(session, slug=seeded, key="permit-review", status="in_progress", now=at(2020, 12, 28),
+                      rules=RULES, actor="sxd", note="đã họp:\n\t- doanh nghiệp")
+
+
+def test_a_report_document_dated_before_the_directive_is_refused(seeded):
+    with pytest.raises(InputError, match=r"không thể trước ngày ban hành văn bản 2550/STTTT-BCTT \(30/11/2020\)"):
+        with transaction() as session:
+            record_update(session, slug=seeded, key="permit-review", status="done", now=at(2020, 12, 28),
+                          rules=RULES, actor="sxd", evidence="15/SXD-QLXD", evidence_on=date(2020, 11, 29))
+    assert rows(seeded, at(2020, 12, 28))["permit-review"].status == "assigned"
+
+
+def test_migration_0002_keeps_the_oldest_pending_request_and_adds_the_index(database):
+    """A database where the race already happened is upgraded; afterwards the database refuses a second request."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.exc import IntegrityError
+    from sqlmodel import SQLModel
+
+    from models import migrate
+    from models.db import get_engine
+    from models.tables import Assignment, ExtensionRequest
+
+    engine = get_engine(database)
+    migrate.upgrade(engine, "fcf1885f055d")  # the schema before the index
+    with session_scope(engine) as session:
+        launch_directive(session, loaded=load_directive_file(SEED), now=LAUNCH, rules=RULES, actor="tester")
+        land = session.exec(select(Assignment).where(Assignment.key == "land-use-conversion")).one()
+        for n in range(3):
+            session.add(ExtensionRequest(assignment_id=land.id, agency_code="stnmt", requested_at=at(2020, 12, 20 + n),
+                                         until=date(2021, 1, 15), reason=f"lần {n}"))
+    assert migrate.upgrade(engine) == ("fcf1885f055d", migrate.head())
+    with session_scope(engine) as session:
+        states = [(r.reason, r.state) for r in session.exec(select(ExtensionRequest).order_by(ExtensionRequest.id))]
+    assert states == [("lần 0", "pending"), ("lần 1", "withdrawn"), ("lần 2", "withdrawn")]
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        session.add(ExtensionRequest(assignment_id=land.id, agency_code="stnmt", requested_at=at(2020, 12, 24),
+                                     until=date(2021, 1, 15), reason="lần 3"))
+    with engine.connect() as connection:  # the tables as declared and the migrated schema agree
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert not [d for d in differences if "apscheduler" not in str(d)], differences
