@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from models.definition import ReportDef
 from models.extensions import pending_requests
 from models.queries import agency_map, get_directive, status_rows
 from models.status import FLAG_LABELS, TALLY_LABELS, tally
+from models.textcheck import shown
 from models.timerules import TimeRules
 from notifications.templating import environment
 from notifications.timeline import days_off_between, lanes_from_db, timeline_svg
@@ -104,7 +105,7 @@ def build_report(session: Session, *, slug: str, now: datetime, rules: TimeRules
         start = rules.today(directive.launched_at)
         timeline = timeline_svg(title=f"Dòng thời gian đôn đốc — {directive.number}", start=start, end=today,
                                 lanes=lanes, days_off=days_off_between(start, today, rules), closed_on=closed_on)
-    return Report(
+    return _as_shown(Report(
         parent=(issuer.parent or "").upper() if issuer else "",
         issuer=(issuer.name if issuer else directive.issuer).upper(),
         number_line=f"Số: {config.number}/{symbol}",
@@ -122,7 +123,31 @@ def build_report(session: Session, *, slug: str, now: datetime, rules: TimeRules
         signature={"authority": signature.get("authority"), "title": signature["title"], "name": signature["name"]},
         timeline=timeline,
         filename_stem=f"bao-cao-{directive.slug}-{today:%Y%m%d}",
-    )
+    ))
+
+
+# Free texts of several lines; every other text of the report is one line.
+_MULTILINE = frozenset({"difficulties", "proposals"})
+
+
+def _as_shown(report: Report) -> Report:
+    """The report with every stored text made printable (``textcheck.shown``).
+
+    Old rows may hold what input now refuses: a .docx cannot hold a control
+    character at all (python-docx refuses it), and md, html and the Prefect
+    artifact must not carry one either. The timeline is drawn markup, safe on its own.
+    """
+    def clean(value: Any, multiline: bool) -> Any:
+        if isinstance(value, str):
+            return shown(value, multiline=multiline)
+        if isinstance(value, (list, tuple)):
+            return type(value)(clean(v, multiline) for v in value)
+        if isinstance(value, dict):
+            return {k: clean(v, multiline) for k, v in value.items()}
+        return value
+
+    return replace(report, **{f.name: clean(getattr(report, f.name), f.name in _MULTILINE)
+                              for f in fields(report) if f.name != "timeline"})
 
 
 def to_markdown(report: Report) -> str:
