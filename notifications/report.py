@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from models.definition import ReportDef
@@ -42,10 +43,18 @@ class Report:
     filename_stem: str = field(default="bao-cao")
 
 
+def _report_settings(stored: dict[str, Any]) -> ReportDef:
+    """The report settings as launched: valid then, so a text rule added since must not stop the report now."""
+    try:
+        return ReportDef.model_validate(stored)
+    except ValidationError:
+        return ReportDef.model_construct(**{k: v for k, v in stored.items() if k in ReportDef.model_fields})
+
+
 def build_report(session: Session, *, slug: str, now: datetime, rules: TimeRules, with_timeline: bool = True) -> Report:
     directive = get_directive(session, slug=slug)
     spec = directive.definition
-    config = ReportDef.model_validate(spec.get("report") or {})
+    config = _report_settings(spec.get("report") or {})
     agencies = agency_map(session)
     issuer = agencies.get(directive.issuer)
     name = lambda code: agencies[code].name if code in agencies else code  # noqa: E731
