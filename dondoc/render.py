@@ -18,7 +18,7 @@ from models.textcheck import shown
 STYLE = {"red": "bold red", "orange": "dark_orange", "blue": "blue", "green": "green", "grey": "grey50"}
 
 
-def plain(value: object, *, multiline: bool = False, style: str = "") -> Text:
+def plain(value: object, *, multiline: bool = False) -> Text:
     """Stored or typed text, shown as typed.
 
     A ``Text`` is never read as Rich markup or emoji codes (so ``[/]`` cannot
@@ -26,7 +26,7 @@ def plain(value: object, *, multiline: bool = False, style: str = "") -> Text:
     every control character into a visible code, so no escape sequence
     reaches the terminal.
     """
-    return Text(shown("" if value is None else str(value), multiline=multiline), style=style)
+    return Text(shown("" if value is None else str(value), multiline=multiline))
 
 
 def safe(value: object) -> str:
