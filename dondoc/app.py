@@ -14,9 +14,13 @@ from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
 from models.errors import DefinitionError, DondocError
+from models.textcheck import shown
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes either: an agency's ":warning:" is shown as typed. What is
+# printed from stored or typed text goes through render.plain / render.safe,
+# or markup=False and textcheck.shown.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 class GuardedGroup(TyperGroup):
@@ -28,11 +32,12 @@ class GuardedGroup(TyperGroup):
         except DefinitionError as exc:
             err.print(f"[bold red]Lỗi:[/] định nghĩa không hợp lệ ({len(exc.problems)} lỗi); không ghi gì vào cơ sở dữ liệu.", markup=True)
             for problem in exc.problems:
-                err.print(f"  {problem}", markup=False)
+                err.print(f"  {shown(str(problem))}", markup=False)
             raise typer.Exit(exc.exit_code) from None
         except DondocError as exc:
+            # Messages quote what was typed or stored: one line, and nothing in it reaches the terminal as a control.
             err.print("[bold red]Lỗi:[/] ", end="")
-            err.print(str(exc), markup=False)
+            err.print(shown(str(exc)), markup=False)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, ClickException):
             raise
@@ -43,7 +48,7 @@ class GuardedGroup(TyperGroup):
             if os.environ.get("DONDOC_DEBUG"):
                 raise
             err.print("[bold red]Lỗi không mong đợi:[/] ", end="")
-            err.print(f"{type(exc).__name__}: {exc} (đặt DONDOC_DEBUG=1 để xem chi tiết)", markup=False)
+            err.print(shown(f"{type(exc).__name__}: {exc}") + " (đặt DONDOC_DEBUG=1 để xem chi tiết)", markup=False)
             raise typer.Exit(1) from None
 
 
@@ -87,4 +92,20 @@ def prefect_quietly() -> None:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    """JSON for machines that a person may also read at a terminal.
+
+    ``json.dumps`` escapes only C0 controls; DEL, C1 controls and invisible
+    characters are escaped too (they can only occur inside strings, so the
+    JSON means the same), and the rest of the text stays readable.
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    hidden = {ord(c): _json_escape(c) for c in set(text) if shown(c, multiline=True) != c}
+    sys.stdout.write(text.translate(hidden) + "\n")
+
+
+def _json_escape(c: str) -> str:
+    code = ord(c)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"

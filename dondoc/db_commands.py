@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from dondoc.app import app, err, out
+from dondoc.render import safe
 from models.db import get_engine
 from models.errors import DatabaseUnavailable
 from models.settings import get_settings
@@ -29,9 +30,9 @@ def upgrade() -> None:
     except OperationalError as exc:
         raise DatabaseUnavailable(f"không kết nối được cơ sở dữ liệu: {str(exc.orig).strip().splitlines()[0]}") from None
     if before == after:
-        err.print(f"Cơ sở dữ liệu đã ở phiên bản mới nhất ({after}).")
+        err.print(f"Cơ sở dữ liệu đã ở phiên bản mới nhất ({safe(after)}).")
     else:
-        err.print(f"Đã nâng cấp cơ sở dữ liệu: {before or '(trống)'} → {after}.")
+        err.print(f"Đã nâng cấp cơ sở dữ liệu: {safe(before or '(trống)')} → {safe(after)}.")
 
 
 @db.command()
@@ -45,4 +46,4 @@ def current() -> None:
         now = migrate.current(_engine())
     except OperationalError as exc:
         raise DatabaseUnavailable(f"không kết nối được cơ sở dữ liệu: {str(exc.orig).strip().splitlines()[0]}") from None
-    out.print(f"{now or '(trống)'} (mới nhất: {migrate.head()})")
+    out.print(f"{safe(now or '(trống)')} (mới nhất: {safe(migrate.head())})")

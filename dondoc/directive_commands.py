@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from dondoc import render
+from dondoc.render import plain, safe
 from dondoc.app import JsonOption, NowOption, ReportFormat, Reported, app, err, out, prefect_quietly, print_json
 from dondoc.timeargs import parse_date, parse_now, split_target
 from models.db import rehearsal, transaction
@@ -18,6 +19,7 @@ from models.launch import upsert_registry
 from models.loader import load_directive_file, load_registry
 from models.queries import events_of, get_assignment, get_directive, list_directives, status_rows
 from models.settings import get_settings
+from models.textcheck import shown
 from models.timerules import TimeRules
 from models.extensions import decide_extension as decide_rows
 from models.extensions import pending_requests
@@ -70,12 +72,12 @@ def _launch_one(file: Path, moment, by: str, settings, as_json: bool) -> None:
 
     result = launch_directive(path=str(file), now=moment, actor=by)
     for moved in result["moved"]:
-        err.print(f"Lưu ý: hạn của {moved['key']} ({moved['stated']}) rơi vào ngày nghỉ, chuyển sang {moved['due']}.")
+        err.print(f"Lưu ý: hạn của {safe(moved['key'])} ({moved['stated']}) rơi vào ngày nghỉ, chuyển sang {moved['due']}.")
     if as_json:
         print_json({"launched": [{"path": str(file), "slug": result["slug"], "number": result["number"],
                                   "assignments": len(result["assignments"])}], "refused": []})
         return
-    err.print(f"Đã khởi tạo văn bản số {result['number']} với {len(result['assignments'])} nhiệm vụ.")
+    err.print(f"Đã khởi tạo văn bản số {safe(result['number'])} với {len(result['assignments'])} nhiệm vụ.")
     out.print(result["slug"], markup=False)
 
 
@@ -106,9 +108,9 @@ def _launch_many(paths: list[Path], moment, by: str, as_json: bool) -> None:
         for item in launched:
             out.print(item["slug"], markup=False)
         for item in refused:
-            err.print(f"[bold red]Từ chối[/] {item['path']}:")
+            err.print(f"[bold red]Từ chối[/] {safe(item['path'])}:")
             for problem in item["refused"]:
-                err.print(f"  {problem}", markup=False)
+                err.print(f"  {shown(problem)}", markup=False)
         total = sum(item["assignments"] for item in launched)
         err.print(f"Đã khởi tạo {len(launched)} văn bản ({total} nhiệm vụ); từ chối {len(refused)}.")
     if refused:
@@ -169,12 +171,12 @@ def record(
 
     result = record_update(slug=slug, key=key, status=status_, evidence=evidence, evidence_on=evidence_on,
                            note=note, actor=by, now=moment)
-    err.print(f"Đã ghi nhận {slug}/{key}: {status_}.")
+    err.print(f"Đã ghi nhận {safe(slug)}/{safe(key)}: {status_}.")
     if result["open_dependencies"]:
-        err.print(f"[dark_orange]Cảnh báo:[/] mốc hoàn thành được ghi nhận khi các nhiệm vụ sau chưa xong: {', '.join(result['open_dependencies'])}.")
+        err.print(f"[dark_orange]Cảnh báo:[/] mốc hoàn thành được ghi nhận khi các nhiệm vụ sau chưa xong: {safe(', '.join(result['open_dependencies']))}.")
     if result["closed"]:
         cancelled = f" Các nhiệm vụ chưa xong được hủy: {', '.join(result['cancelled'])}." if result["cancelled"] else ""
-        err.print(f"Văn bản {slug} đã kết thúc.{cancelled}")
+        err.print(f"Văn bản {safe(slug)} đã kết thúc.{safe(cancelled)}")
 
 
 @app.command()
@@ -204,9 +206,9 @@ def extend(
 
     result = decide_extension(slug=slug, key=key, approve=not reject, reason=reason, until=new_due, actor=by, now=moment)
     if result["approved"]:
-        err.print(f"Đã gia hạn {slug}/{key}: {result['previous']} → {result['due']}; đã thông báo đơn vị chủ trì.")
+        err.print(f"Đã gia hạn {safe(slug)}/{safe(key)}: {result['previous']} → {result['due']}; đã thông báo đơn vị chủ trì.")
     else:
-        err.print(f"Đã từ chối đề nghị gia hạn {slug}/{key}; đã thông báo đơn vị chủ trì.")
+        err.print(f"Đã từ chối đề nghị gia hạn {safe(slug)}/{safe(key)}; đã thông báo đơn vị chủ trì.")
 
 
 @app.command()
@@ -229,8 +231,8 @@ def extensions(as_json: JsonOption = False) -> None:
     for header in ("Nhiệm vụ", "Đơn vị", "Ngày đề nghị", "Hạn hiện tại", "Đề nghị đến", "Lý do"):
         table.add_column(header, overflow="fold")
     for r in pending:
-        table.add_row(f"{r.slug}/{r.key}", r.agency, render.local_time(r.requested_at, settings.tz),
-                      f"{r.current_due:%d/%m/%Y}", f"{r.until:%d/%m/%Y}", r.reason)
+        table.add_row(plain(f"{r.slug}/{r.key}"), plain(r.agency), render.local_time(r.requested_at, settings.tz),
+                      f"{r.current_due:%d/%m/%Y}", f"{r.until:%d/%m/%Y}", plain(r.reason, multiline=True))
     out.print(table)
     err.print("Duyệt: dondoc extend SLUG/KEY --reason \"…\"   Từ chối: dondoc extend SLUG/KEY --reject --reason \"…\"")
 
@@ -251,7 +253,7 @@ def report(
     from flows.report import produce_report
 
     result = produce_report(slug=slug, format=fmt.value, output=str(output) if output else None, now=moment)
-    err.print(f"Đã lập báo cáo: {result['path']}")
+    err.print(f"Đã lập báo cáo: {safe(result['path'])}")
 
 
 @app.command()
@@ -278,12 +280,13 @@ def events(
         return
     from rich.table import Table
 
-    table = Table(title=f"Nhật ký — {directive.number}" + (f" / {key}" if key else ""), title_justify="left")
+    table = Table(title=plain(f"Nhật ký — {directive.number}" + (f" / {key}" if key else "")), title_justify="left")
     for header in ("Thời điểm", "Người thực hiện", "Sự kiện", "Nhiệm vụ", "Nội dung"):
         table.add_column(header, overflow="fold")
     for e, k in trail:
         details = "; ".join(f"{name}: {value}" for name, value in e.payload.items() if value not in (None, [], ""))
-        table.add_row(render.local_time(e.at, settings.tz), e.actor, e.kind, k or "", details)
+        table.add_row(render.local_time(e.at, settings.tz), plain(e.actor), plain(e.kind), plain(k or ""),
+                      plain(details, multiline=True))
     out.print(table)
 
 
@@ -298,5 +301,5 @@ def agencies(
     registry = load_registry(file)
     with transaction(settings) as session:
         count = upsert_registry(session, registry=registry, source=str(file), now=moment)
-    err.print(f"Đã nạp {count} cơ quan của danh mục {registry.registry}.")
+    err.print(f"Đã nạp {count} cơ quan của danh mục {safe(registry.registry)}.")
 

@@ -17,6 +17,7 @@ from models.letter import read_letter
 from models.loader import load_registry
 from models.proposal import Proposal, propose
 from models.settings import get_settings
+from models.textcheck import shown
 from models.timerules import TimeRules
 
 DEFAULT_REGISTRY = Path("directives") / "agencies" / "long-an.yaml"
@@ -62,7 +63,7 @@ def import_letter(
             output.write_text(draft.text, encoding="utf-8")
         except OSError as exc:
             raise InputError(f"{output}: không ghi được tệp ({exc.strerror})") from None
-    err.print(summary(proposal, draft.todos) + (f" Bản nháp: {output}." if output else ""), markup=False)
+    err.print(shown(summary(proposal, draft.todos) + (f" Bản nháp: {output}." if output else "")), markup=False)
 
 
 def summary(proposal: Proposal, todos: int) -> str:

@@ -14,12 +14,14 @@ from rich.table import Table
 from sqlmodel import select
 
 from dondoc.app import JsonOption, NowOption, app, err, out, prefect_quietly, print_json
+from dondoc.render import plain, safe
 from dondoc.timeargs import parse_now
 from models.db import open_database, session_scope, transaction
 from models.queries import get_directive
 from models.settings import get_settings
 from models.status import LABELS
 from models.tables import Assignment, Directive, Notification
+from models.textcheck import shown
 from models.timerules import TimeRules
 from notifications.wording import RUNG_LABELS
 
@@ -85,7 +87,7 @@ def outbox(
     if as_json:
         print_json(items)
         return
-    table = Table(title="Hộp thư đi" + (f" — {slug}" if slug else ""), title_justify="left",
+    table = Table(title=plain("Hộp thư đi" + (f" — {slug}" if slug else "")), title_justify="left",
                   caption="Người nhận trong ngoặc là nhóm, được xác định từ danh mục lúc gửi.", caption_justify="left")
     table.add_column("Giờ gửi", no_wrap=True)
     table.add_column("Bậc", no_wrap=True)
@@ -94,8 +96,8 @@ def outbox(
     for item in items:
         recipients = ", ".join(item["recipients"]["to"]) + (f"; cc {', '.join(item['recipients']['cc'])}" if item["recipients"]["cc"] else "")
         status = STATE_LABELS[item["state"]] + (f" ({item['error']})" if item["state"] == "failed" and item["error"] else "")
-        table.add_row(datetime.fromisoformat(item["due_at"]).strftime("%d/%m/%Y %H:%M"), item["rung"],
-                      item["assignment"] or "—", recipients, status, item["message_id"])
+        table.add_row(datetime.fromisoformat(item["due_at"]).strftime("%d/%m/%Y %H:%M"), plain(item["rung"]),
+                      plain(item["assignment"] or "—"), plain(recipients), plain(status), plain(item["message_id"]))
     out.print(table)
 
 
@@ -110,8 +112,8 @@ def mailbox(
     from dondoc.serve import install_signals, restore_signals
 
     def echo(message) -> None:
-        out.print(f"{message['Date']} · {message['X-Dondoc-Rung'] or '-'} · {message['X-Dondoc-Assignment'] or '-'} · "
-                  f"{message['To']} · {message['Subject']}", markup=False)
+        out.print(shown(f"{message['Date']} · {message['X-Dondoc-Rung'] or '-'} · {message['X-Dondoc-Assignment'] or '-'} · "
+                        f"{message['To']} · {message['Subject']}"), markup=False)
 
     try:
         controller = start_mailbox(maildir, host=host, port=port, echo=echo)
@@ -119,7 +121,7 @@ def mailbox(
         from models.errors import DondocError
 
         raise DondocError(f"không mở được cổng {host}:{port}: {exc}") from None
-    err.print(f"Hộp thư đang nghe tại {host}:{port}, lưu vào {maildir}. Ctrl-C để dừng.")
+    err.print(f"Hộp thư đang nghe tại {safe(host)}:{port}, lưu vào {safe(maildir)}. Ctrl-C để dừng.")
     stop = threading.Event()
     previous = install_signals(stop)
     try:
@@ -144,7 +146,7 @@ def serve(
     from dondoc.serve import serve_forever
 
     def started() -> None:
-        err.print(f"Trang phản hồi: http://{host}:{port}/ (liên kết trong thư dùng DONDOC_PUBLIC_URL={settings.public_url})")
+        err.print(f"Trang phản hồi: http://{safe(host)}:{port}/ (liên kết trong thư dùng DONDOC_PUBLIC_URL={safe(settings.public_url)})")
         if settings.public_url.startswith(("http://127.0.0.1", "http://localhost")) and not settings.public_url.rstrip("/").endswith(f":{port}"):
             err.print(f"[dark_orange]Lưu ý:[/] DONDOC_PUBLIC_URL không trỏ tới cổng {port}; liên kết trong thư sẽ không mở được trang này.")
         if deployments:
@@ -211,10 +213,12 @@ def demo(
     svg.write_text(_timeline_svg(result, settings), encoding="utf-8")
     api = _prefect_ui()
     out.print()
-    out.print(f"Thư đã gửi ({len(result.timeline)}): {result.maildir} (Maildir; mở bằng mutt -f hoặc bất kỳ trình đọc thư nào)")
-    out.print(f"Dòng thời gian: {svg}")
-    out.print(f"Cơ sở dữ liệu: {result.database}  →  DONDOC_DATABASE_URL=sqlite:///{result.database} dondoc status {result.slug}")
-    out.print(f"Prefect UI: {api}")
+    out.print(shown(f"Thư đã gửi ({len(result.timeline)}): {result.maildir} (Maildir; mở bằng mutt -f hoặc bất kỳ trình đọc thư nào)"),
+              markup=False)
+    out.print(shown(f"Dòng thời gian: {svg}"), markup=False)
+    out.print(shown(f"Cơ sở dữ liệu: {result.database}  →  DONDOC_DATABASE_URL=sqlite:///{result.database} dondoc status {result.slug}"),
+              markup=False)
+    out.print(shown(f"Prefect UI: {api}"), markup=False)
 
 
 def _prefect_ui() -> str:
@@ -227,7 +231,7 @@ def _prefect_ui() -> str:
 
 
 def _print_simulation(result, tz) -> None:
-    table = Table(title=f"Dòng thời gian — {result.number}", title_justify="left")
+    table = Table(title=plain(f"Dòng thời gian — {result.number}"), title_justify="left")
     for header in ("Ngày", "Bậc", "Nhiệm vụ", "Người nhận"):
         table.add_column(header, overflow="fold")
     for item in result.timeline:
@@ -235,18 +239,20 @@ def _print_simulation(result, tz) -> None:
             continue
         when = datetime.fromisoformat(item["date"]).astimezone(tz)
         to = ", ".join(_short(item["to"])) + (f"; cc {', '.join(_short(item['cc']))}" if item["cc"] else "")
-        table.add_row(f"{when:%d/%m/%Y %H:%M}", RUNG_LABELS.get(item["rung"], item["rung"]), item["assignment"] or "—", to)
+        table.add_row(f"{when:%d/%m/%Y %H:%M}", plain(RUNG_LABELS.get(item["rung"], item["rung"])),
+                      plain(item["assignment"] or "—"), plain(to))
     out.print(table)
     summary = result.summary()
     counts = Counter(summary["by_rung"])
-    out.print("Tổng số thư: " + ", ".join(f"{_lower_first(RUNG_LABELS.get(r, r))} {n}" for r, n in counts.items())
-              + f" (cộng {len(result.timeline)})")
+    out.print(shown("Tổng số thư: " + ", ".join(f"{_lower_first(RUNG_LABELS.get(r, r))} {n}" for r, n in counts.items())
+                    + f" (cộng {len(result.timeline)})"), markup=False)
     for response in result.responses:
         when = datetime.fromisoformat(response["on"]).astimezone(tz)
         note = f" — bỏ qua: {response['skipped']}" if response.get("skipped") else ""
         action = ACTION_LABELS.get(response["action"], response["action"])
-        out.print(f"  {when:%d/%m/%Y %H:%M} · {response['assignment']} · {action}{note}", markup=False)
-    out.print("Kết quả: " + ", ".join(f"{k}: {LABELS.get(v, v).lower()}" for k, v in summary["final"].items()))
+        out.print(shown(f"  {when:%d/%m/%Y %H:%M} · {response['assignment']} · {action}{note}"), markup=False)
+    out.print(shown("Kết quả: " + ", ".join(f"{k}: {LABELS.get(v, v).lower()}" for k, v in summary["final"].items())),
+              markup=False)
 
 
 def _lower_first(label: str) -> str:

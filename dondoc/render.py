@@ -5,14 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from models.queries import StatusRow
 from models.status import FLAG_LABELS, LABELS
 from models.tables import Directive
+from models.textcheck import shown
 
 # Rich has no "orange" by that name in 8-colour terminals; dark_orange is close.
 STYLE = {"red": "bold red", "orange": "dark_orange", "blue": "blue", "green": "green", "grey": "grey50"}
+
+
+def plain(value: object, *, multiline: bool = False) -> Text:
+    """Stored or typed text, shown as typed.
+
+    A ``Text`` is never read as Rich markup or emoji codes (so ``[/]`` cannot
+    break a table and ``[link=…]`` makes no hyperlink), and ``shown`` turns
+    every control character into a visible code, so no escape sequence
+    reaches the terminal.
+    """
+    return Text(shown("" if value is None else str(value), multiline=multiline))
+
+
+def safe(value: object) -> str:
+    """The same, for a value placed inside a line that is itself Rich markup."""
+    return escape(shown(str(value)))
 
 
 def days_text(days: int | None) -> str:
@@ -26,8 +45,9 @@ def days_text(days: int | None) -> str:
 def status_table(directive: Directive, rows: list[StatusRow], today_label: str) -> Table:
     state = "đã kết thúc" if directive.status == "closed" else "đang theo dõi"
     table = Table(
-        title=f"Văn bản số {directive.number} — {state}",
-        caption=f"V/v {directive.subject}\nTính đến {today_label}; số ngày là ngày làm việc. ★ mốc hoàn thành.",
+        title=plain(f"Văn bản số {directive.number} — {state}"),
+        caption=Text.assemble(plain(f"V/v {directive.subject}"),
+                              f"\nTính đến {today_label}; số ngày là ngày làm việc. ★ mốc hoàn thành."),
         title_justify="left",
         caption_justify="left",
     )
@@ -43,12 +63,12 @@ def status_table(directive: Directive, rows: list[StatusRow], today_label: str) 
             evidence += f" ({row.evidence_on:%d/%m/%Y})"
         key = row.key + (" ★" if row.milestone else "")
         table.add_row(
-            key,
-            ", ".join(row.leads),
+            plain(key),
+            plain(", ".join(row.leads)),
             f"{row.due:%d/%m/%Y}",
             LABELS[row.status],
-            f"[{style}]{FLAG_LABELS[row.flag]}{days_text(row.overdue_working_days)}[/]",
-            evidence,
+            Text(f"{FLAG_LABELS[row.flag]}{days_text(row.overdue_working_days)}", style=style),
+            plain(evidence),
         )
     return table
 
@@ -59,8 +79,8 @@ def directives_table(items: list[tuple[Directive, list[StatusRow]]]) -> Table:
         table.add_column(header)
     for directive, rows in items:
         table.add_row(
-            directive.slug,
-            directive.number,
+            plain(directive.slug),
+            plain(directive.number),
             "đã kết thúc" if directive.status == "closed" else "đang theo dõi",
             str(len(rows)),
             str(sum(r.status == "done" for r in rows)),

@@ -16,6 +16,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from models.errors import DondocError
 from models.settings import Settings, get_settings
+from models.textcheck import shown
 
 # The job store lives in the project database, so the schedule survives a
 # restart. APScheduler 3 must never share a job store between two processes:
@@ -31,7 +32,7 @@ def sweep_job() -> None:
     try:
         result = escalation_sweep()
     except Exception as exc:  # noqa: BLE001 - the clock must keep ticking; the run is failed in Prefect
-        err.print(f"Quét lỗi: {type(exc).__name__}: {exc}", markup=False)
+        err.print(shown(f"Quét lỗi: {type(exc).__name__}: {exc}"), markup=False)
         return
     err.print(f"Quét: gửi {result['sent']}, lỗi {result['failed']}, chờ gửi lại {result['retrying']}.", markup=False)
 

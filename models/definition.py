@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from models.kinds import KINDS
+from models.textcheck import Kind, normalise_newlines, number_problem, problem
 
 
 def _iso_date(value: Any) -> date:
@@ -28,9 +29,31 @@ def _known_kind(value: Any) -> Any:
     return value
 
 
+def _typed_as(kind: Kind) -> AfterValidator:
+    """The text rules of ``models.textcheck`` for one kind of field; a note's line breaks become ``\n``."""
+    def check(value: str) -> str:
+        bad = problem(value, kind)
+        if bad:
+            raise ValueError(bad)
+        return normalise_newlines(value) if kind == "note" else value
+    return AfterValidator(check)
+
+
+def _document_number(value: str) -> str:
+    bad = number_problem(value)
+    if bad:
+        raise ValueError(bad)
+    return value
+
+
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+# Free text over several lines (an assignment's action, a difficulty): no control but tab and newline, no bidi override.
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), _typed_as("note")]
+# One line (names, titles, subject, place, signature): no control or invisible character at all.
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), _typed_as("line")]
+# A số, ký hiệu such as 2550/STTTT-BCTT.
+DocumentNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
+                           AfterValidator(_document_number)]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 KindName = Annotated[str, BeforeValidator(_known_kind)]
@@ -121,7 +144,7 @@ class ReportDef(_Strict):
 
 
 class DirectiveDef(_Strict):
-    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    number: DocumentNumber
     issued_on: IsoDate
     issuer: Code
     subject: Line

@@ -1,4 +1,12 @@
-"""Reading YAML with line numbers, and turning validation errors into located problems."""
+"""Reading YAML with line numbers, and turning validation errors into located problems.
+
+Definitions come from coordinators, from the Prefect launch form (pasted text)
+and from anyone who can put a file in the directives folder, so the reader
+bounds its work before it builds anything: a file of at most ``MAX_BYTES``,
+a document of at most ``MAX_NODES`` nodes counting every alias as the nodes it
+repeats (a "billion laughs" bomb is ten short lines), nested at most
+``MAX_DEPTH`` levels. Each refusal names the file and the line.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +19,14 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
 
 from models.errors import Problem
+
+
+MAX_BYTES = 1024 * 1024
+MAX_NODES = 50_000  # the seed directive has about 140; a registry of 1,000 agencies about 20,000
+MAX_DEPTH = 64  # the schema nests 5 deep
 
 
 # Dates stay strings here so that a bad one ("2020-02-30") becomes a located
@@ -94,9 +108,71 @@ def format_path(loc: Iterable[Any]) -> str:
     return out
 
 
+_TOO_BIG = f"tệp quá lớn: tối đa {MAX_BYTES // 1024 // 1024} MiB cho một tệp YAML"
+_MAX_NODES_TEXT = f"{MAX_NODES:,}".replace(",", ".")  # 50.000, as Vietnamese writes it
+
+
+def _shape_problem(text: str, name: str) -> Problem | None:
+    """What makes ``text`` too costly to build, found from the parser's events before any object exists.
+
+    Every node counts once, and every alias as many nodes as the one it
+    repeats (itself counted the same way), so the count is the size of the
+    document that loading would hand to the checks that follow.
+    """
+    sizes: dict[str, int] = {}  # anchor -> nodes it stands for, once its node is complete
+    open_: list[list] = []  # collections being read: [anchor, nodes so far]
+    total = 0
+
+    def refuse(event, message: str) -> Problem:
+        return Problem(file=name, path="", line=event.start_mark.line + 1, message=message)
+
+    try:
+        for event in _fast_yaml().parse(text):
+            if isinstance(event, CollectionEndEvent):
+                anchor, size = open_.pop()
+                if anchor is not None:
+                    sizes[anchor] = size
+                if open_:
+                    open_[-1][1] += size
+                continue
+            if isinstance(event, AliasEvent):
+                size = sizes.get(event.anchor)
+                if size is None:
+                    if any(anchor == event.anchor for anchor, _ in open_):
+                        return refuse(event, f"YAML không hợp lệ: bí danh *{event.anchor} nằm trong chính nút "
+                                             "mà nó trỏ tới (cấu trúc vòng)")
+                    return None  # an undefined alias: the loader names it
+            elif isinstance(event, (ScalarEvent, CollectionStartEvent)):
+                size = 1
+            else:
+                continue
+            total += size
+            if total > MAX_NODES:
+                what = (f"bí danh *{event.anchor} lặp lại quá nhiều nút" if isinstance(event, AliasEvent)
+                        else "tài liệu có quá nhiều phần tử")
+                return refuse(event, f"YAML quá lớn: {what} (tối đa {_MAX_NODES_TEXT} nút, kể cả các nút bí danh lặp lại)")
+            if isinstance(event, CollectionStartEvent):
+                open_.append([event.anchor, 1])
+                if len(open_) > MAX_DEPTH:
+                    return refuse(event, f"YAML lồng nhau quá sâu (tối đa {MAX_DEPTH} mức)")
+                continue
+            if isinstance(event, ScalarEvent) and event.anchor is not None:
+                sizes[event.anchor] = 1
+            if open_:
+                open_[-1][1] += size
+    except YAMLError:
+        return None  # the loader reports the syntax error with its line
+    return None
+
+
 def parse_text(text: str, name: str) -> tuple[Source | None, list[Problem]]:
-    """Parse YAML text; a syntax error becomes a problem with its line."""
+    """Parse YAML text; a syntax error, or a document too big or too deep to build, becomes a problem with its line."""
+    if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        return None, [Problem(file=name, path="", message=_TOO_BIG)]
     text = unicodedata.normalize("NFC", text.lstrip("\ufeff")).replace("\r\n", "\n")
+    shape = _shape_problem(text, name)
+    if shape is not None:
+        return None, [shape]
     try:
         data = _fast_yaml().load(text)
     except MarkedYAMLError as exc:
@@ -112,11 +188,14 @@ def parse_text(text: str, name: str) -> tuple[Source | None, list[Problem]]:
 def read_file(path: Path, name: str | None = None) -> tuple[Source | None, list[Problem]]:
     name = name or str(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # never more: the path may name a device or a huge file
     except FileNotFoundError:
         return None, [Problem(file=name, path="", message="không tìm thấy tệp")]
     except OSError as exc:
         return None, [Problem(file=name, path="", message=f"không đọc được tệp: {exc.strerror}")]
+    if len(raw) > MAX_BYTES:
+        return None, [Problem(file=name, path="", message=_TOO_BIG)]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

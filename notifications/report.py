@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from models.definition import ReportDef
 from models.extensions import pending_requests
 from models.queries import agency_map, get_directive, status_rows
 from models.status import FLAG_LABELS, TALLY_LABELS, tally
+from models.textcheck import shown
 from models.timerules import TimeRules
 from notifications.templating import environment
 from notifications.timeline import days_off_between, lanes_from_db, timeline_svg
@@ -41,10 +43,18 @@ class Report:
     filename_stem: str = field(default="bao-cao")
 
 
+def _report_settings(stored: dict[str, Any]) -> ReportDef:
+    """The report settings as launched: valid then, so a text rule added since must not stop the report now."""
+    try:
+        return ReportDef.model_validate(stored)
+    except ValidationError:
+        return ReportDef.model_construct(**{k: v for k, v in stored.items() if k in ReportDef.model_fields})
+
+
 def build_report(session: Session, *, slug: str, now: datetime, rules: TimeRules, with_timeline: bool = True) -> Report:
     directive = get_directive(session, slug=slug)
     spec = directive.definition
-    config = ReportDef.model_validate(spec.get("report") or {})
+    config = _report_settings(spec.get("report") or {})
     agencies = agency_map(session)
     issuer = agencies.get(directive.issuer)
     name = lambda code: agencies[code].name if code in agencies else code  # noqa: E731
@@ -104,7 +114,7 @@ def build_report(session: Session, *, slug: str, now: datetime, rules: TimeRules
         start = rules.today(directive.launched_at)
         timeline = timeline_svg(title=f"Dòng thời gian đôn đốc — {directive.number}", start=start, end=today,
                                 lanes=lanes, days_off=days_off_between(start, today, rules), closed_on=closed_on)
-    return Report(
+    return _as_shown(Report(
         parent=(issuer.parent or "").upper() if issuer else "",
         issuer=(issuer.name if issuer else directive.issuer).upper(),
         number_line=f"Số: {config.number}/{symbol}",
@@ -122,7 +132,31 @@ def build_report(session: Session, *, slug: str, now: datetime, rules: TimeRules
         signature={"authority": signature.get("authority"), "title": signature["title"], "name": signature["name"]},
         timeline=timeline,
         filename_stem=f"bao-cao-{directive.slug}-{today:%Y%m%d}",
-    )
+    ))
+
+
+# Free texts of several lines; every other text of the report is one line.
+_MULTILINE = frozenset({"difficulties", "proposals"})
+
+
+def _as_shown(report: Report) -> Report:
+    """The report with every stored text made printable (``textcheck.shown``).
+
+    Old rows may hold what input now refuses: a .docx cannot hold a control
+    character at all (python-docx refuses it), and md, html and the Prefect
+    artifact must not carry one either. The timeline is drawn markup, safe on its own.
+    """
+    def clean(value: Any, multiline: bool) -> Any:
+        if isinstance(value, str):
+            return shown(value, multiline=multiline)
+        if isinstance(value, (list, tuple)):
+            return type(value)(clean(v, multiline) for v in value)
+        if isinstance(value, dict):
+            return {k: clean(v, multiline) for k, v in value.items()}
+        return value
+
+    return replace(report, **{f.name: clean(getattr(report, f.name), f.name in _MULTILINE)
+                              for f in fields(report) if f.name != "timeline"})
 
 
 def to_markdown(report: Report) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from models.textcheck import shown
 from notifications.templating import environment
 
 RUNG_STYLE = {  # colour, the letter drawn in the mark, and the legend (short: 150 px each)
@@ -52,7 +53,7 @@ def timeline_svg(*, title: str, start: date, end: date, lanes: list[Lane], days_
     for i, lane in enumerate(lanes):
         y = top + i * lane_height + lane_height / 2
         lanes_view.append({
-            "y": y, "key": lane.key, "title": lane.title, "leads": lane.leads,
+            "y": y, "key": shown(lane.key), "title": shown(lane.title), "leads": shown(lane.leads),
             "due_x": x(lane.due) if start <= lane.due <= end else None, "due": f"{lane.due:%d/%m}",
             "fill": STATUS_FILL[lane.colour],
             "done_x": x(lane.done_on) if lane.done_on and start <= lane.done_on <= end else None,
@@ -62,7 +63,7 @@ def timeline_svg(*, title: str, start: date, end: date, lanes: list[Lane], days_
                       for d, r in lane.marks if r in RUNG_STYLE and start <= d <= end],
         })
     return environment().get_template("timeline.svg.j2").render(
-        title=title, width=width, height=height, left=left, top=top, day_width=day_width,
+        title=shown(title), width=width, height=height, left=left, top=top, day_width=day_width,
         lane_height=lane_height, lanes=lanes_view, months=months,
         off=[x(d) - day_width / 2 for d in days_off if start <= d <= end],
         closed_x=x(closed_on) if closed_on and start <= closed_on <= end else None,

@@ -6,6 +6,8 @@ import html
 import re
 from datetime import date
 
+from models.textcheck import shown
+
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 
 
@@ -75,10 +77,12 @@ def markdown_text(text: str) -> str:
     Agencies type what ends up here; the Prefect UI renders raw HTML and
     Markdown in artifact tables and descriptions, so neither may pass through:
     HTML becomes entities, emphasis, links and cell breaks are backslash-escaped,
+    control and invisible characters are shown as codes (``textcheck.shown``),
     a bare address is not made a link (GFM's autolinks), and a leading "1." or
     "-" does not start a list.
     """
-    flat = html.escape(str(text).replace("\r", " ").replace("\n", " "), quote=False)
+    flat = str(text).replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    flat = html.escape(shown(flat), quote=False)  # any other control as a visible \u… code
     flat = _MARKDOWN_PUNCTUATION.sub(r"\\\1", flat)
     flat = _AUTOLINK.sub(lambda m: f"{m[1] or m[3]}\\{m[2] or m[4]}", flat)
     return _LIST_MARKER.sub(r"\1\\\2", flat)

@@ -163,3 +163,38 @@ def test_several_files_print_slugs_and_a_summary(database, prefect_server, tmp_p
     assert result.exit_code == 0, result.output
     assert result.stdout.split() == ["1-b-stttt", "2-b-stttt"]
     assert "Đã khởi tạo 2 văn bản (2 nhiệm vụ); từ chối 0." in result.stderr
+
+
+def test_launch_refuses_an_alias_bomb_in_one_line_and_writes_nothing(database, tmp_path):
+    from tests.test_definition import bomb
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(bomb(), encoding="utf-8")
+    result = dondoc("launch", str(path))  # pytest-timeout stops a hang; today it returns at once
+    assert result.exit_code == 2, result.output
+    header, *found = result.stderr.strip().splitlines()
+    assert header.startswith("Lỗi: định nghĩa không hợp lệ (1 lỗi)")
+    assert [line.strip() for line in found] == [f"{path}:5: YAML quá lớn: bí danh *a3 lặp lại quá nhiều nút "
+                                                "(tối đa 50.000 nút, kể cả các nút bí danh lặp lại)"]
+    with transaction() as session:
+        assert session.exec(select(Directive)).all() == []
+
+
+def test_the_launch_form_refuses_a_pasted_alias_bomb(database, prefect_server):
+    """What a coordinator pastes into the launch-directive deployment's form goes through the same reader."""
+    from flows.launch import launch_directive
+    from models.errors import DefinitionError
+    from tests.test_definition import bomb
+
+    with pytest.raises(DefinitionError) as info:
+        launch_directive(yaml_text=bomb())
+    assert [(p.file, p.line) for p in info.value.problems] == [("<pasted>", 5)]
+
+
+def test_an_input_error_quoting_typed_text_is_one_visible_line(database):
+    result = dondoc("status", "x\n\x1b[2J[/]y")
+    assert result.exit_code == 1
+    assert result.stderr == "Lỗi: không có văn bản chỉ đạo 'x\\n\\x1b[2J[/]y' (xem danh sách: dondoc status)\n"
+    result = dondoc("launch", "nowhere\n\x1b[2J[/].yaml")
+    assert result.exit_code == 2
+    assert result.stderr == "Lỗi: nowhere\\u000a\\u001b[2J[/].yaml: không tìm thấy tệp\n"

@@ -160,3 +160,132 @@ def test_custom_ladder_loads(workspace):
     text = MINIMAL + "ladder:\n  - {rung: notice, offset: launch, to: [leads], cc: [director]}\n  - {rung: overdue, offset: 2, repeat: 3, to: [lead-heads]}\n"
     ladder = load(text, workspace).directive.ladder
     assert [(r.rung, r.offset, r.repeat) for r in ladder] == [("notice", "launch", None), ("overdue", 2, 3)]
+
+
+# --- Text in definitions: one-line fields, free texts and the số, ký hiệu --------------------------------------
+
+def test_a_number_with_a_line_break_is_refused_with_file_field_and_line(workspace):
+    found = problems(MINIMAL.replace("number: 12/KH-UBND", 'number: "12/KH-UBND\\r\\nBcc: x@example.com"'), workspace)
+    assert [(p.file, p.path, p.line) for p in found] == [("test.yaml", "number", 1)]
+    assert "U+000D" in found[0].message
+
+
+@pytest.mark.parametrize("number", ["12 / KH-UBND", "KH-UBND", "12/KH_UBND", "12/KH--UBND", "12/KH\u200bUBND", "'12/KH\u202eUBND'"])
+def test_a_number_must_look_like_a_so_ky_hieu(workspace, number):
+    found = problems(MINIMAL.replace("number: 12/KH-UBND", f"number: {number}"), workspace)
+    assert [(p.path, p.line) for p in found] == [("number", 1)]
+
+
+@pytest.mark.parametrize("number", ["12/KH-UBND", "15/2020/NĐ-CP", "123/QĐ-UBND", "7/ĐHVT"])
+def test_real_numbers_load(workspace, number):
+    assert load(MINIMAL.replace("number: 12/KH-UBND", f"number: {number}"), workspace).directive.number == number
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "line", "code"),
+    [
+        ("subject: Thử nghiệm", "subject: Thử\u200bnghiệm", "subject", 4, "U+200B"),
+        ("place: Long An", 'place: "Long An\\0"', "place", 5, "U+0000"),
+        ("place: Long An", 'place: "Long\\nAn"', "place", 5, "U+000A"),
+        ("title: Việc thứ nhất", "title: Việc \u202ethứ nhất", "assignments[0].title", 9, "U+202E"),
+        ("action: Làm việc thứ nhất.", 'action: "Làm \\e[31mviệc"', "assignments[0].action", 10, "U+001B"),
+        ("action: Làm việc thứ nhất.", 'action: "Làm\\x85việc"', "assignments[0].action", 10, "U+0085"),
+        ("action: Làm việc thứ nhất.", "action: Làm \u2066việc", "assignments[0].action", 10, "U+2066"),
+    ],
+)
+def test_names_and_texts_refuse_control_and_invisible_characters(workspace, old, new, path, line, code):
+    found = problems(MINIMAL.replace(old, new), workspace)
+    assert [(p.file, p.path, p.line) for p in found] == [("test.yaml", path, line)]
+    assert code in found[0].message and str(found[0]).startswith(f"test.yaml:{line}: {path}: chứa")
+
+
+def test_an_action_keeps_its_line_breaks_and_tabs(workspace):
+    text = MINIMAL.replace("action: Làm việc thứ nhất.", 'action: "Dòng một;\\r\\n\\tdòng hai."')
+    assert load(text, workspace).directive.assignments[0].action == "Dòng một;\n\tdòng hai."
+
+
+def test_signature_and_report_fields_are_checked_too(workspace):
+    text = MINIMAL + ('signature: {title: "PHÓ\\tGIÁM ĐỐC", name: Hồ Văn Dân}\n'
+                      'report: {copies: ["Lưu\\u200b: VT"], difficulties: ["Chưa có\\u202e kinh phí"]}\n')
+    assert {p.path for p in problems(text, workspace)} == {"signature.title", "report.copies[0]", "report.difficulties[0]"}
+
+
+def test_a_registry_refuses_bad_characters_in_names_with_file_and_line(workspace):
+    registry = workspace / "agencies" / "long-an.yaml"
+    lines = registry.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("name:"))
+    lines[at] = lines[at].replace("name: ", "name: \u202e", 1)
+    registry.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(DefinitionError) as info:
+        load_registry(registry)
+    [found] = info.value.problems
+    assert found.file == str(registry) and found.line == at + 1 and found.path.endswith(".name")
+    assert "U+202E" in found.message
+
+
+# --- What the YAML reader refuses before building anything -------------------------------------------------------
+
+def bomb(levels: int = 9, width: int = 10) -> str:
+    """The "billion laughs": each anchor repeats the one before ``width`` times."""
+    rows = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    rows += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * width)}]" for i in range(1, levels + 1)]
+    return "\n".join(rows) + f"\nnumber: *a{levels}\n"
+
+
+def test_an_alias_bomb_is_refused_naming_the_file_and_line(workspace):
+    [found] = problems(bomb(), workspace)
+    assert (found.file, found.line) == ("test.yaml", 5) and "bí danh *a3" in found.message
+    path = workspace / "bomb.yaml"
+    path.write_text(bomb(), encoding="utf-8")
+    with pytest.raises(DefinitionError) as info:
+        load_directive_file(path)
+    assert [str(p) for p in info.value.problems] == [f"{path}:5: {found.message}"]
+
+
+def test_an_alias_bomb_in_a_registry_or_a_responses_file_is_refused(workspace):
+    from models.responses import load_responses
+
+    path = workspace / "agencies" / "bomb.yaml"
+    path.write_text(bomb(), encoding="utf-8")
+    with pytest.raises(DefinitionError, match="bí danh"):
+        load_registry(path)
+    with pytest.raises(DefinitionError, match="bí danh") as info:
+        load_responses(path, keys={"first"}, start=date(2021, 3, 1), until=date(2021, 3, 31))
+    assert info.value.problems[0].file == str(path) and info.value.problems[0].line == 5
+
+
+def test_a_self_referring_alias_is_refused(workspace):
+    [found] = problems(MINIMAL + "extra: &loop [1, *loop]\n", workspace)
+    assert found.line == 13 and "cấu trúc vòng" in found.message
+
+
+def test_a_few_aliases_still_load(workspace):
+    text = MINIMAL.replace("    leads: [sxd]", "    leads: &leads [sxd]") + (
+        "  - {key: second, title: Việc hai, action: Làm., leads: *leads, due: 2021-03-31}\n")
+    assert [a.leads for a in load(text, workspace).directive.assignments] == [["sxd"], ["sxd"]]
+
+
+def test_five_thousand_nested_brackets_are_refused_naming_the_file(workspace):
+    path = workspace / "deep.yaml"
+    path.write_text("number: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(DefinitionError) as info:
+        load_directive_file(path)
+    [found] = info.value.problems
+    assert (found.file, found.line) == (str(path), 1) and "lồng nhau quá sâu" in found.message
+
+
+def test_an_oversized_file_or_pasted_text_is_refused_unread(workspace):
+    from models.yamlsource import MAX_BYTES
+
+    path = workspace / "huge.yaml"
+    path.write_text(MINIMAL + "#" * MAX_BYTES + "\n", encoding="utf-8")
+    with pytest.raises(DefinitionError) as info:
+        load_directive_file(path)
+    assert [(p.file, p.message) for p in info.value.problems] == [(str(path), "tệp quá lớn: tối đa 1 MiB cho một tệp YAML")]
+    assert "quá lớn" in problems(MINIMAL + "#" * MAX_BYTES, workspace)[0].message
+
+
+def test_a_document_of_too_many_nodes_is_refused_with_its_line(workspace):
+    text = MINIMAL + "extra:\n" + "".join(f"  - {i}\n" for i in range(60_000))
+    [found] = problems(text, workspace)
+    assert found.line is not None and found.line > 13 and "quá nhiều phần tử" in found.message

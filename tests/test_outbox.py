@@ -187,12 +187,17 @@ def test_one_digest_per_working_day(database, smtp):
 
 
 def test_html_is_escaped_and_headers_never_split(database, smtp, workspace):
+    from models.tables import Assignment
+
     evil = workspace / "evil.yaml"
     text = SEED.read_text(encoding="utf-8").replace(
-        "title: Rà soát vướng mắc trong cấp phép xây dựng trạm BTS",
-        'title: "<script>alert(1)</script>\\r\\nBcc: victim@example.org"')
+        "title: Rà soát vướng mắc trong cấp phép xây dựng trạm BTS", 'title: "<script>alert(1)</script>"')
     evil.write_text(text, encoding="utf-8")
     launch(evil)
+    with transaction() as session:  # a definition refuses CR LF in a title now; an older row may still hold one
+        permit = session.exec(select(Assignment).where(Assignment.key == "permit-review")).one()
+        permit.title += "\r\nBcc: victim@example.org"
+        session.add(permit)
     sweep(at(2020, 11, 30, 9, 5))
     sweep(at(2020, 12, 1, 8, 0))  # the digest lists every title too
     for message in smtp.messages():
