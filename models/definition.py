@@ -29,14 +29,21 @@ def _known_kind(value: Any) -> Any:
     return value
 
 
-def _typed_as(kind: Kind) -> AfterValidator:
-    """The text rules of ``models.textcheck`` for one kind of field; a note's line breaks become ``\n``."""
-    def check(value: str) -> str:
-        bad = problem(value, kind)
+def _typed_as(kind: Kind) -> BeforeValidator:
+    """The text rules of ``models.textcheck`` for one kind of field; a note's line breaks become ``\n``.
+
+    It runs before pydantic strips whitespace: Python counts U+001C–U+001F and U+0085 as
+    whitespace, and a control character at either end must be refused, not silently dropped.
+    Only the spaces and line ends that YAML itself leaves around a scalar are set aside.
+    """
+    def check(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        bad = problem(value.strip(" \t\r\n"), kind)
         if bad:
             raise ValueError(bad)
         return normalise_newlines(value) if kind == "note" else value
-    return AfterValidator(check)
+    return BeforeValidator(check)
 
 
 def _document_number(value: str) -> str:
@@ -53,7 +60,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), _typed_as("line")]
 # A số, ký hiệu such as 2550/STTTT-BCTT.
 DocumentNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120),
-                           AfterValidator(_document_number)]
+                           AfterValidator(_document_number), _typed_as("number")]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 KindName = Annotated[str, BeforeValidator(_known_kind)]

@@ -191,6 +191,10 @@ def test_real_numbers_load(workspace, number):
         ("action: Làm việc thứ nhất.", 'action: "Làm \\e[31mviệc"', "assignments[0].action", 10, "U+001B"),
         ("action: Làm việc thứ nhất.", 'action: "Làm\\x85việc"', "assignments[0].action", 10, "U+0085"),
         ("action: Làm việc thứ nhất.", "action: Làm \u2066việc", "assignments[0].action", 10, "U+2066"),
+        # At either end too: Python strips these as whitespace, and they must be refused, not dropped.
+        ("subject: Thử nghiệm", 'subject: "Thử nghiệm\\x1f"', "subject", 4, "U+001F"),
+        ("action: Làm việc thứ nhất.", 'action: "\\x85Làm việc"', "assignments[0].action", 10, "U+0085"),
+        ("number: 12/KH-UBND", 'number: "12/KH-UBND\\x1c"', "number", 1, "U+001C"),
     ],
 )
 def test_names_and_texts_refuse_control_and_invisible_characters(workspace, old, new, path, line, code):
