@@ -14,7 +14,8 @@ from models.queries import agencies_of, get_assignment
 from models.status import LABELS, OPEN
 from models.tables import Assignment, Directive, Event, ExtensionRequest
 from models.timerules import TimeRules
-from models.updates import check_text, extend_assignment
+from models.textcheck import check_text
+from models.updates import extend_assignment
 
 
 ALREADY_PENDING = "nhiệm vụ đã có một đề nghị gia hạn đang chờ quyết định"

@@ -23,6 +23,8 @@ import re
 import unicodedata
 from typing import Literal
 
+from models.errors import InputError
+
 Kind = Literal["note", "line", "number"]
 
 # Bidirectional embeddings, overrides and isolates: refused even in free text.
@@ -69,6 +71,16 @@ def problem(text: str, kind: Kind = "line") -> str | None:
     if kind == "note":
         return f"chứa {what} ({codepoint(c)}) không được phép; chỉ được xuống dòng và dùng dấu tab"
     return f"chứa {what} ({codepoint(c)}) không được phép; chỉ được dùng chữ, số và dấu câu thông thường trên một dòng"
+
+
+def check_text(value: str | None, kind: Kind, *, name: str, label: str) -> None:
+    """Refuse text that may not be stored, naming the field: its parameter name, as the CLI and the Prefect
+    form spell it, and what it is in Vietnamese. Every write path (reply pages, CLI, Prefect forms) passes here."""
+    if value is None:
+        return
+    bad = problem(value, kind)
+    if bad:
+        raise InputError(f"{label} ({name}) {bad}")
 
 
 # A số, ký hiệu: digits, a slash, then letters (Vietnamese capitals too), digits and dashes, e.g.

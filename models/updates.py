@@ -13,7 +13,7 @@ from models.planning import add_row, cancel_pending, plan_assignment
 from models.queries import get_assignment
 from models.status import CLOSED, LABELS, OPEN, check_transition
 from models.tables import Assignment, Directive, Event
-from models.textcheck import Kind, problem
+from models.textcheck import check_text
 from models.timerules import TimeRules
 
 
@@ -25,16 +25,6 @@ class Recorded:
     closed: bool = False
     cancelled: list[str] = field(default_factory=list)
     open_dependencies: list[str] = field(default_factory=list)
-
-
-def check_text(value: str | None, kind: Kind, *, name: str, label: str) -> None:
-    """Refuse text that may not be stored, naming the field (its parameter name, as the CLI and the Prefect form
-    spell it, and what it is in Vietnamese). Every write path (reply pages, CLI, Prefect forms) passes here."""
-    if value is None:
-        return
-    bad = problem(value, kind)
-    if bad:
-        raise InputError(f"{label} ({name}) {bad}")
 
 
 def _refuse_if_closed(directive: Directive) -> None:
