@@ -87,3 +87,31 @@ def test_recipients_refused_in_a_message_that_went_out_are_noted():
     result = settle(copy, {}, [(copy[0], Outcome("sent", refused={"giamdoc.sct@longan.example.com": "550 x"}))])
     assert result.state == "sent" and result.refused == {"giamdoc.sct@longan.example.com": "550 x"}
     assert result.note == "một số người nhận bị từ chối: giamdoc.sct@longan.example.com"
+
+
+def test_the_campaign_check_itself_catches_a_link_in_another_agency_s_mailbox():
+    """tests/linkcheck.py backs the whole-campaign test: it must see a leak when there is one."""
+    from datetime import datetime
+    from email import message_from_string, policy
+    from zoneinfo import ZoneInfo
+
+    from models.timerules import TimeRules
+    from notifications.links import ReplyLinks
+    from tests.conftest import REGISTRY
+    from tests.linkcheck import foreign_links
+
+    links = ReplyLinks(secret="s" * 40, public_url="https://dondoc.example", days=60, rules=TimeRules())
+    sent = datetime(2020, 11, 30, 9, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    token, _ = links.token(assignment_id=4, agency="sct", slug="2550-stttt-bctt", key="industrial-park-access", now=sent)
+
+    def message(to: str, cc: str | None = None):
+        head = f"To: {to}\n" + (f"Cc: {cc}\n" if cc else "")
+        return message_from_string(
+            f"{head}Date: Mon, 30 Nov 2020 09:00:00 +0700\nMessage-ID: <m@x>\nX-Dondoc-Assignment: industrial-park-access\n"
+            f"Content-Type: text/plain; charset=utf-8\n\n{links.page('2550-stttt-bctt', 'industrial-park-access', token)}\n",
+            policy=policy.default)
+
+    assert foreign_links([message(SCT.email)], links, REGISTRY) == []
+    assert foreign_links([message(KCN.email)], links, REGISTRY) == [
+        "<m@x>: kcn-investors@longan.example.com (kcn-investors) got sct's link"]
+    assert len(foreign_links([message(SCT.email, cc=SCT_HEAD.email)], links, REGISTRY)) == 2  # two people, a head
