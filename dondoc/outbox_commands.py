@@ -42,7 +42,8 @@ def sweep(now: NowOption = None, as_json: JsonOption = False) -> None:
     if as_json:
         print_json({k: v for k, v in result.items() if k != "messages"})
         return
-    out.print(f"Đã gửi: {result['sent']} · Lỗi: {result['failed']} · Chờ gửi lại: {result['retrying']}")
+    out.print(f"Đã gửi: {result['sent']} thông báo ({result['delivered']} thư) · Lỗi: {result['failed']} · "
+              f"Chờ gửi lại: {result['retrying']}")
     if result["failed"]:
         err.print("Xem thư lỗi: dondoc outbox --state failed")
 

@@ -34,7 +34,8 @@ def sweep_job() -> None:
     except Exception as exc:  # noqa: BLE001 - the clock must keep ticking; the run is failed in Prefect
         err.print(shown(f"Quét lỗi: {type(exc).__name__}: {exc}"), markup=False)
         return
-    err.print(f"Quét: gửi {result['sent']}, lỗi {result['failed']}, chờ gửi lại {result['retrying']}.", markup=False)
+    err.print(f"Quét: gửi {result['sent']} thông báo ({result['delivered']} thư), lỗi {result['failed']}, "
+              f"chờ gửi lại {result['retrying']}.", markup=False)
 
 
 def build_scheduler(settings: Settings) -> BackgroundScheduler:

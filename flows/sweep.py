@@ -20,12 +20,14 @@ def sweep_once(now: datetime, collect: bool = False) -> dict:
     """
     prepared = prepare_sweep(now)
     counts: Counter = Counter()
+    delivered = 0
     sent: list[dict] = []
     batches = 0
     while True:
         result = dispatch(now, collect=collect)
         batches += 1
         counts.update(result["counts"])
+        delivered += result["delivered"]
         sent.extend(result["sent"])
         if result["claimed"] < result["limit"]:
             break
@@ -34,6 +36,7 @@ def sweep_once(now: datetime, collect: bool = False) -> dict:
         "sent": counts.get("sent", 0),
         "failed": counts.get("failed", 0),
         "retrying": counts.get("retrying", 0),
+        "delivered": delivered,  # messages: a row addressed to lead agencies goes out as one per lead, plus a copy
         "batches": batches,
         "digests_planned": prepared["digests"],
         "cancelled": prepared["cancelled"],

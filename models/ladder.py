@@ -79,9 +79,14 @@ def notification_key(slug: str, assignment: str | None, rung: str, on: date | No
     return "/".join([slug, assignment or "-", rung, on.isoformat() if on else "-"])
 
 
-def message_id_for(key: str, domain: str) -> str:
-    """A stable Message-ID derived from the idempotency key."""
+def message_id_for(key: str, domain: str, agency: str | None = None) -> str:
+    """A stable Message-ID derived from the idempotency key.
+
+    With ``agency``: the Message-ID of the row's message to that one lead agency,
+    the only message that carries its reply link. A re-send after a crash
+    derives the same one, so a mail client still shows the message once.
+    """
     slug, assignment, rung, on = key.split("/")
-    parts = [rung, on.replace("-", ""), assignment, slug]
+    parts = [rung, on.replace("-", ""), assignment, slug, agency or "-"]
     local = ".".join(p for p in parts if p and p != "-")
     return f"<{local}@{domain}>"

@@ -18,6 +18,7 @@ from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 
 from notifications.context import Prepared
+from notifications.envelopes import Envelope
 from notifications.ics import due_date_calendar
 from notifications.recipients import Person
 from notifications.templating import render
@@ -32,13 +33,28 @@ def _addresses(people: list[Person]) -> str:
     return ", ".join(formataddr((one_line(p.name), p.email), charset="utf-8") for p in people)
 
 
+class _OneLine:
+    """A header value the compat32 policy writes as is, unfolded.
+
+    A lead agency's Message-ID is long enough that the policy would fold it onto
+    a continuation line, and parsers then read it back with a leading space.
+    """
+
+    def __init__(self, value: str):
+        self.value = value
+
+    def encode(self, linesep: str = "\n", maxlinelen: int | None = None) -> str:  # what the policy calls on a Header
+        return self.value
+
+
 def _text(body: str, subtype: str) -> MIMEText:
     return MIMEText(body, subtype, _UTF8_QP)
 
 
-def compose(prepared: Prepared, *, mail_from: str, sender_name: str, now: datetime, domain: str) -> bytes:
-    """The message as sent: multipart/alternative text and HTML, plus the .ics for notices and reminders."""
-    subject, text, html = render(prepared.template, prepared.context)
+def compose(prepared: Prepared, envelope: Envelope, *, mail_from: str, sender_name: str, now: datetime,
+            domain: str) -> bytes:
+    """One envelope of the row as sent: multipart/alternative text and HTML, plus the .ics for notices and reminders."""
+    subject, text, html = render(prepared.template, {**prepared.context, **envelope.context})
     body = MIMEMultipart("alternative")
     body.attach(_text(text, "plain"))
     body.attach(_text(html, "html"))
@@ -51,15 +67,15 @@ def compose(prepared: Prepared, *, mail_from: str, sender_name: str, now: dateti
         ics.add_header("Content-Disposition", "attachment", filename="han-xu-ly.ics")
         msg.attach(ics)
     msg["From"] = formataddr((one_line(sender_name), mail_from), charset="utf-8")
-    msg["To"] = _addresses(prepared.to)
-    if prepared.cc:
-        msg["Cc"] = _addresses(prepared.cc)
+    msg["To"] = _addresses(envelope.to)
+    if envelope.cc:
+        msg["Cc"] = _addresses(envelope.cc)
     issuer_email = prepared.context["directive"]["issuer_email"]
     if issuer_email:
         msg["Reply-To"] = issuer_email
     msg["Subject"] = Header(one_line(subject), "utf-8")
     msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = prepared.message_id
+    msg["Message-ID"] = _OneLine(one_line(envelope.message_id))
     msg["Auto-Submitted"] = "auto-generated"
     msg["MIME-Version"] = "1.0"
     msg["X-Dondoc-Directive"] = prepared.slug

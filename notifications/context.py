@@ -15,6 +15,7 @@ from models.queries import agencies_of, agency_map, status_rows
 from models.status import FLAG_LABELS, LABELS, OPEN, standing, tally
 from models.tables import Assignment, AssignmentAgency, Directive, Event, ExtensionRequest, Notification, Registry
 from models.timerules import TimeRules
+from notifications.envelopes import Envelope, settled, split
 from notifications.recipients import Person, Scope, resolve, split_to_cc
 from notifications.wording import RUNG_LABELS, honorific
 
@@ -33,10 +34,17 @@ class Prepared:
     template: str
     slug: str
     assignment_key: str | None
-    to: list[Person]
+    to: list[Person]  # whom the row addresses, as resolved now (the letter's "Kính gửi")
     cc: list[Person]
     context: dict[str, Any] = field(default_factory=dict)
     calendar: dict[str, Any] | None = None  # due-date data for the .ics attachment
+    envelopes: list[Envelope] = field(default_factory=list)  # the messages it goes out as
+    settled: dict[str, dict[str, Any]] = field(default_factory=dict)  # envelopes done in earlier attempts
+
+    @property
+    def owed(self) -> list[Envelope]:
+        """The envelopes this attempt sends."""
+        return [e for e in self.envelopes if e.message_id not in self.settled]
 
 
 class BatchContext:
@@ -85,11 +93,23 @@ class BatchContext:
             "signature": self.signature(directive),
             "history": [{"label": RUNG_LABELS.get(h.rung, h.rung), "on": h.on}
                         for h in self.history.get(row.assignment_id, []) if h.id != row.id],
-            "links": [],
+            "link": None,  # set only in the message to the one lead agency it belongs to
+            "copy": None,  # in the copy: the lead agencies that received their own link
         }
-        if assignment and self.links and assignment.status in OPEN:
-            leads = [p for p in to if p.agency in roles["lead"] and not p.head]
-            context["links"] = [{"agency": p.name, **self.links(directive, assignment, p.agency, self.now)} for p in leads]
+        # Each lead agency's message is a letter to it alone; only that message carries its link.
+        envelopes = split(to, cc, leads=roles["lead"], key=row.key, message_id=row.message_id)
+        linked = bool(assignment and self.links and assignment.status in OPEN)
+        mine = [e for e in envelopes if e.lead]
+        for envelope in mine:
+            lead = envelope.to[0]
+            envelope.context = {"addressees": [lead.name], "you": _you([lead])}
+            if linked:
+                envelope.context["link"] = {"agency": lead.name, **self.links(directive, assignment, lead.agency, self.now)}
+        if linked and mine:
+            copy = {"leads": [e.to[0].name for e in mine]}
+            for envelope in envelopes:
+                if not envelope.lead:
+                    envelope.context = {"copy": copy}
         if row.template == "extension-request":
             request = self.session.get(ExtensionRequest, row.payload["request"])
             context["extension"] = {"agency": self.name(request.agency_code), "until": request.until,
@@ -107,7 +127,7 @@ class BatchContext:
                         "sequence": self.extensions(assignment)}
         return Prepared(row_id=row.id, message_id=row.message_id, key=row.key, rung=row.rung, template=row.template,
                         slug=directive.slug, assignment_key=assignment.key if assignment else None, to=to, cc=cc,
-                        context=context, calendar=calendar)
+                        context=context, calendar=calendar, envelopes=envelopes, settled=settled(row.recipients))
 
     def participants(self, directive: Directive) -> tuple[str, ...]:
         if directive.id not in self._participants:

@@ -1,4 +1,8 @@
-"""One dispatch batch: claim due rows, render, send over SMTP, record each outcome."""
+"""One dispatch batch: claim due rows, render, send over SMTP, record each outcome.
+
+A row goes out as one or more envelopes (notifications/envelopes.py): one per
+lead agency, carrying only its link, and one copy without a link for the rest.
+"""
 
 from __future__ import annotations
 
@@ -19,15 +23,17 @@ from models.timerules import TimeRules
 from notifications import aio, outbox
 from notifications.compose import compose
 from notifications.context import BatchContext, LinkMaker, Prepared
+from notifications.envelopes import Envelope, settle
 from notifications.smtp import Mailer, Outcome
 
-CHUNK = 100  # outcomes are recorded every CHUNK messages, so a crash re-sends at most that many
+CHUNK = 100  # outcomes are recorded every CHUNK rows, so a crash re-sends at most that many rows' messages
 
 
 @dataclass
 class BatchResult:
     claimed: int = 0
-    counts: Counter = field(default_factory=Counter)  # sent / failed / retrying
+    counts: Counter = field(default_factory=Counter)  # rows: sent / failed / retrying
+    delivered: int = 0  # messages the server accepted (a row may go out as several: one per lead agency)
     sent: list[dict] = field(default_factory=list)  # what went where, for timelines (only with collect)
     collect: bool = False
 
@@ -62,18 +68,21 @@ async def _pipeline(prepared: list[Prepared], senders: dict[int, str], settings:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue(maxsize=64)
     mailer = Mailer(settings)
-    finished: list[tuple[Prepared, Outcome]] = []
+    finished: list[tuple[Prepared, list[tuple[Envelope, Outcome]]]] = []
     with ThreadPoolExecutor(1, thread_name_prefix="compose") as composer, \
             ThreadPoolExecutor(1, thread_name_prefix="record") as recorder:
 
         def produce() -> None:
             for p in prepared:
-                try:
-                    item = (p, compose(p, mail_from=settings.mail_from, sender_name=senders[p.row_id], now=now,
-                                       domain=domain) if p.to else None)
-                except Exception as exc:  # noqa: BLE001 - one bad row must not stop the batch
-                    item = (p, Outcome("failed", f"không tạo được thư: {type(exc).__name__}: {exc}"))
-                asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+                parts: list[tuple[Envelope, bytes | Outcome]] = []
+                for envelope in p.owed:
+                    try:
+                        data = compose(p, envelope, mail_from=settings.mail_from, sender_name=senders[p.row_id],
+                                       now=now, domain=domain)
+                    except Exception as exc:  # noqa: BLE001 - one bad row must not stop the batch
+                        data = Outcome("failed", f"không tạo được thư: {type(exc).__name__}: {exc}")
+                    parts.append((envelope, data))
+                asyncio.run_coroutine_threadsafe(queue.put((p, parts)), loop).result()
 
         async def flush(force: bool = False) -> None:
             if finished and (force or len(finished) >= CHUNK):
@@ -88,22 +97,21 @@ async def _pipeline(prepared: list[Prepared], senders: dict[int, str], settings:
 
         async def send_loop() -> None:
             while (item := await queue.get()) is not None:
-                p, data = item
+                p, parts = item
                 subject = p.key.rsplit("/", 2)[0]
                 before, done = previous.get(subject), asyncio.Event()
                 previous[subject] = done
                 if before is not None:
                     await before.wait()
+                results: list[tuple[Envelope, Outcome]] = []
                 try:
-                    if data is None:
-                        outcome = Outcome("failed", "không xác định được người nhận")
-                    elif isinstance(data, Outcome):
-                        outcome = data
-                    else:
-                        outcome = await mailer.send(data, settings.mail_from, [x.email for x in p.to + p.cc])
+                    for envelope, data in parts:  # one after another: a row's messages keep their order too
+                        if not isinstance(data, Outcome):
+                            data = await mailer.send(data, settings.mail_from, envelope.addresses)
+                        results.append((envelope, data))
                 finally:
                     done.set()
-                finished.append((p, outcome))
+                finished.append((p, results))
                 await flush()
 
         try:
@@ -117,23 +125,34 @@ async def _pipeline(prepared: list[Prepared], senders: dict[int, str], settings:
             await mailer.close()
 
 
-def _record(engine, chunk: list[tuple[Prepared, Outcome]], *, now, rules, domain, settings, result: BatchResult) -> None:
+def _record(engine, chunk: list[tuple[Prepared, list[tuple[Envelope, Outcome]]]], *, now, rules, domain, settings,
+            result: BatchResult) -> None:
     with session_scope(engine) as session:
-        for prepared, outcome in chunk:
+        for prepared, results in chunk:
             row = session.get(outbox.Notification, prepared.row_id)
-            if outcome.state == "sent":
-                recipients = {"to": [p.email for p in prepared.to], "cc": [p.email for p in prepared.cc]}
-                if outcome.refused:
-                    recipients["refused"] = outcome.refused
-                note = "một số người nhận bị từ chối: " + "; ".join(outcome.refused) if outcome.refused else None
-                outbox.mark_sent(session, row, now=now, recipients=recipients, rules=rules, domain=domain, note=note)
-                result.counts["sent"] += 1
+            if not prepared.envelopes:
+                result.counts[outbox.mark_failed(session, row, error="không xác định được người nhận")] += 1
+                continue
+            settled = settle(prepared.envelopes, prepared.settled, results)
+            recipients = {"to": [p.email for p in prepared.to], "cc": [p.email for p in prepared.cc],
+                          "envelopes": settled.envelopes}
+            if settled.refused:
+                recipients["refused"] = settled.refused
+            for envelope, outcome in results:
+                if outcome.state != "sent":
+                    continue
+                result.delivered += 1
                 if result.collect:
                     result.sent.append({"at": now.isoformat(), "rung": prepared.rung, "directive": prepared.slug,
-                                        "assignment": prepared.assignment_key, "to": recipients["to"],
-                                        "cc": recipients["cc"], "message_id": prepared.message_id})
-            elif outcome.state == "failed":
-                result.counts[outbox.mark_failed(session, row, error=outcome.error or "")] += 1
+                                        "assignment": prepared.assignment_key, "to": [p.email for p in envelope.to],
+                                        "cc": [p.email for p in envelope.cc], "message_id": envelope.message_id,
+                                        "lead": envelope.lead})
+            if settled.state == "sent":
+                outbox.mark_sent(session, row, now=now, recipients=recipients, rules=rules, domain=domain,
+                                 note=settled.note)
+                result.counts["sent"] += 1
+            elif settled.state == "failed":
+                result.counts[outbox.mark_failed(session, row, error=settled.error or "", recipients=recipients)] += 1
             else:
-                result.counts[outbox.mark_retry(session, row, now=now, error=outcome.error or "",
-                                                max_attempts=settings.max_attempts)] += 1
+                result.counts[outbox.mark_retry(session, row, now=now, error=settled.error or "",
+                                                max_attempts=settings.max_attempts, recipients=recipients)] += 1

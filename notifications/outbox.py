@@ -101,8 +101,14 @@ def mark_sent(session: Session, row: Notification, *, now: datetime, recipients:
                     due_at=due_at, to=row.to_audience, cc=row.cc_audience, now=now, domain=domain, repeat=row.repeat)
 
 
-def mark_retry(session: Session, row: Notification, *, now: datetime, error: str, max_attempts: int) -> str:
-    """Put a row back for a later attempt, or fail it once it has been tried too often."""
+def mark_retry(session: Session, row: Notification, *, now: datetime, error: str, max_attempts: int,
+               recipients: dict | None = None) -> str:
+    """Put a row back for a later attempt, or fail it once it has been tried too often.
+
+    ``recipients`` keeps what this attempt delivered, so the next one sends only the envelopes still owed.
+    """
+    if recipients is not None:
+        row.recipients = recipients
     if row.attempts >= max_attempts:
         return mark_failed(session, row, error=f"{error} (sau {row.attempts} lần thử)")
     step = RETRY_STEPS[min(row.attempts, len(RETRY_STEPS)) - 1] if row.attempts else RETRY_STEPS[0]
@@ -112,7 +118,9 @@ def mark_retry(session: Session, row: Notification, *, now: datetime, error: str
     return "retrying"
 
 
-def mark_failed(session: Session, row: Notification, *, error: str) -> str:
+def mark_failed(session: Session, row: Notification, *, error: str, recipients: dict | None = None) -> str:
+    if recipients is not None:
+        row.recipients = recipients
     row.state, row.last_error = "failed", error[:500]
     session.add(row)
     return "failed"

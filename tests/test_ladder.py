@@ -70,6 +70,11 @@ def test_keys_and_message_ids_are_stable():
     assert key == "2550-stttt-bctt/permit-review/reminder/2020-12-24"
     assert message_id_for(key, "longan.example.com") == "<reminder.20201224.permit-review.2550-stttt-bctt@longan.example.com>"
     assert message_id_for(key, "x") == message_id_for(key, "x")
+    # A lead agency's own message: the same key plus the agency, distinct from the copy's and from a co-lead's.
+    mine = message_id_for(key, "longan.example.com", "sxd")
+    assert mine == "<reminder.20201224.permit-review.2550-stttt-bctt.sxd@longan.example.com>"
+    assert mine == message_id_for(key, "longan.example.com", "sxd")
+    assert len({mine, message_id_for(key, "longan.example.com", "sct"), message_id_for(key, "longan.example.com")}) == 3
 
 
 def test_ladder_validation():

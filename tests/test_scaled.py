@@ -119,8 +119,10 @@ def test_a_campaign_through_the_prefect_server_and_two_workers_on_postgresql(sca
         list(pool.map(lambda _: run_deployment(scaled, "escalation-sweep/Quét theo lịch", now="2020-11-30T09:05:00+07:00"),
                       range(2)))
     notices = [m for m in smtp.messages() if str(m["X-Dondoc-Rung"]) == "notice"]
-    assert sorted(str(m["X-Dondoc-Assignment"]) for m in notices) == sorted(
-        ["network-transition", "permit-review", "land-use-conversion", "industrial-park-access", "annual-plan"])
+    # One message per lead agency, plus one copy where there are supporting agencies.
+    assert Counter(str(m["X-Dondoc-Assignment"]) for m in notices) == {
+        "network-transition": 2, "permit-review": 2, "land-use-conversion": 1, "industrial-park-access": 3,
+        "annual-plan": 2}
 
     run_deployment(scaled, "record-update/Ghi nhận báo cáo", slug=SLUG, key="annual-plan", status="done",
                    evidence="01/KH-STTTT", evidence_on="2021-01-28", now="2021-01-28T10:00:00+07:00")

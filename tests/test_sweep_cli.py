@@ -23,13 +23,16 @@ def test_sweep_prints_counts_and_outbox_lists_rows(database, smtp, prefect_serve
     assert {"due_at", "rung", "assignment", "recipients", "state", "message_id"} <= set(pending[0])
 
     result = dondoc("sweep", "--now", "2020-11-30T09:05+07:00")
-    assert result.exit_code == 0 and "Đã gửi: 5" in result.stdout and "Lỗi: 0" in result.stdout
+    assert result.exit_code == 0 and "Đã gửi: 5 thông báo (10 thư)" in result.stdout and "Lỗi: 0" in result.stdout
     again = json.loads(dondoc("sweep", "--now", "2020-11-30T09:05+07:00", "--json").stdout)
     assert again["sent"] == 0 and again["batches"] == 1
 
     sent = json.loads(dondoc("outbox", "--state", "sent", "--json").stdout)
     assert len(sent) == 5 and all(row["recipients"]["to"] for row in sent)
-    assert {row["message_id"] for row in sent} == {str(m["Message-ID"]) for m in smtp.messages()}
+    # Each row lists the messages it went out as: one per lead agency, and the copy.
+    envelopes = [e for row in sent for e in row["recipients"]["envelopes"]]
+    assert {e["message_id"] for e in envelopes} == {str(m["Message-ID"]) for m in smtp.messages()}
+    assert len(envelopes) == len(smtp.messages()) == 10
     table = dondoc("outbox", "2550-stttt-bctt")
     assert table.exit_code == 0 and "notice" in table.stdout and "reminder" in table.stdout
     assert dondoc("outbox", "--state", "lost").exit_code == 2
