@@ -75,6 +75,7 @@ class Mailer:
         self._slot_lock = asyncio.Lock()
         self.unreachable: str | None = None  # set once connecting failed or STALLS timeouts in a row: the rest waits
         self._stalls = 0  # timeouts in a row, across connections
+        self._given_up = asyncio.Event()  # set with the STALLS-th timeout: the messages in flight stop waiting too
 
     def _client(self) -> aiosmtplib.SMTP:
         s = self.settings
@@ -114,8 +115,11 @@ class Mailer:
             if self.unreachable:
                 return Outcome("retry", self.unreachable)
             try:
-                refused, _ = await asyncio.wait_for(client.sendmail(sender, recipients, message),
-                                                    self.settings.smtp_timeout)
+                refused, _ = await self._exchange(client.sendmail(sender, recipients, message))
+            except _GivenUp:
+                client.close()
+                client = None
+                return Outcome("retry", self.unreachable)
             except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
                 outcome = classify(exc)
                 if isinstance(exc, TIMEOUTS):
@@ -137,11 +141,28 @@ class Mailer:
         finally:
             self._idle.put_nowait(client)
 
+    async def _exchange(self, sending):
+        """One message's whole exchange, within the timeout; cut short once the server is given up on."""
+        exchange = asyncio.ensure_future(sending)
+        given_up = asyncio.ensure_future(self._given_up.wait())
+        try:
+            done, _ = await asyncio.wait({exchange, given_up}, timeout=self.settings.smtp_timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            given_up.cancel()
+            exchange.cancel()  # nothing when it is done; otherwise its connection is closed by the caller
+        if exchange in done:
+            return exchange.result()
+        if given_up in done:
+            raise _GivenUp
+        raise asyncio.TimeoutError
+
     def _stalled(self) -> None:
         self._stalls += 1
         if self._stalls >= STALLS and not self.unreachable:
             self.unreachable = (f"máy chủ thư không trả lời kịp {STALLS} lần liên tiếp (timeout); "
                                 "các thư còn lại chờ lượt gửi sau")
+            self._given_up.set()
 
     async def close(self, abort: bool = False) -> None:
         """Say QUIT on every open connection at once; just drop them when aborting or when the server stalls."""
@@ -155,6 +176,10 @@ class Mailer:
                 client.close()
             return
         await asyncio.gather(*(_close(client) for client in clients))
+
+
+class _GivenUp(Exception):
+    """The server was given up on while this message was in flight."""
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:
