@@ -7,6 +7,7 @@ processes where the fault needs one (a crash is SIGKILL of a real `dondoc sweep`
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -79,9 +80,10 @@ def test_a_claim_is_a_lease_on_the_wall_clock_renewed_while_held_and_taken_over_
 def test_a_live_sweep_keeps_its_batch_against_a_later_now_even_past_its_lease(database, smtp, monkeypatch):
     """The issue's race: a second sweep, started mid-batch with a later `now`, took the first one's rows."""
     monkeypatch.setenv("DONDOC_CLAIM_LEASE_SECONDS", "2")
+    monkeypatch.setenv("DONDOC_SMTP_CONNECTIONS", "1")  # one message after another: the batch lasts 47 × 0.12 s
     launch_seed()
-    plan_due_rows("2550-stttt-bctt", 12, LAUNCH)  # 65 rows, 89 messages
-    smtp.faults.delay = 0.12  # the first batch lasts about 6 s: three leases
+    plan_due_rows("2550-stttt-bctt", 6, LAUNCH)  # 35 rows, 47 messages
+    smtp.faults.delay = 0.12
     first: dict = {}
     started = time.monotonic()
     runner = threading.Thread(target=lambda: first.update(result=dispatch(LAUNCH + timedelta(minutes=5))))
@@ -91,9 +93,36 @@ def test_a_live_sweep_keeps_its_batch_against_a_later_now_even_past_its_lease(da
     assert runner.is_alive() and len(smtp.controller.handler.arrivals) > 10  # mid-batch, past two leases
     second = dispatch(LAUNCH + timedelta(days=1))  # the next day's sweep: a later `now`
     runner.join(60)
-    assert first["result"].claimed == 65 and second.counts.get("sent", 0) == 0
+    assert first["result"].claimed == 35 and second.claimed == 0
     arrivals = Counter(smtp.controller.handler.arrivals)
     assert arrivals.most_common(1)[0][1] == 1 and sorted(arrivals) == sorted(sent_ids())
+
+
+def test_a_sweep_whose_lease_lapsed_stops_sending_those_rows_and_leaves_their_record_to_the_new_holder(database, smtp,
+                                                                                                      monkeypatch):
+    """Should a holder's lease lapse all the same (its clock stalled, as a paused machine's would), it learns so
+    at its next renewal: it sends none of those rows from then on, and records none of them."""
+    monkeypatch.setenv("DONDOC_CLAIM_LEASE_SECONDS", "2")
+    monkeypatch.setenv("DONDOC_SMTP_CONNECTIONS", "1")
+    launch_seed()
+    plan_due_rows("2550-stttt-bctt", 6, LAUNCH)  # 35 rows, 47 messages
+    smtp.faults.delay = 0.1
+    wall = wall_clock(TZ)
+    first: dict = {}
+    runner = threading.Thread(target=lambda: first.update(
+        result=dispatch(LAUNCH + timedelta(minutes=5), clock=lambda: wall)))  # its renewals keep stamping `wall`
+    runner.start()
+    wait_arrivals(smtp, 14)  # 1.4 s in: the first has recorded some
+    second = dispatch(LAUNCH + timedelta(minutes=5), clock=lambda: wall + timedelta(seconds=10))
+    runner.join(60)
+    first = first["result"]
+    assert first.claimed == 35 and 0 < second.claimed < 35  # the second took what the first had not recorded
+    assert sum(first.counts.values()) + sum(second.counts.values()) == 35  # each row recorded once, by its holder
+    with transaction() as session:
+        assert set(session.exec(select(Notification.state).where(Notification.due_at <= LAUNCH)).all()) == {"sent"}
+    arrivals = smtp.controller.handler.arrivals
+    # Only what the first sent and had not recorded, or sent before its next renewal (0.5 s), arrived twice.
+    assert set(arrivals) == set(sent_ids()) and len(arrivals) - len(set(arrivals)) <= 15  # 36 if it went on
 
 
 def due_not_sent() -> int:
@@ -240,7 +269,7 @@ def test_a_sweep_against_a_tarpit_stops_after_the_batch_that_gave_up(database, s
     done = subprocess.run([sys.executable, "-m", "dondoc", "sweep", "--now", "2020-11-30T09:05+07:00", "--json"],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    result = __import__("json").loads(done.stdout)
+    result = json.loads(done.stdout)
     assert result["batches"] == 1 and result["retrying"] == 5 and "timeout" in result["smtp_unavailable"]
     with transaction() as session:
         attempts = Counter(session.exec(select(Notification.attempts).where(Notification.due_at <= LAUNCH)).all())
