@@ -27,7 +27,9 @@ from notifications.wording import RUNG_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION_LABELS = {**{k: v.lower() for k, v in LABELS.items()}, "extend": "đề nghị gia hạn, được chấp thuận"}
-STATE_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi", "cancelled": "đã hủy"}
+STATE_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi", "cancelled": "đã hủy",
+                "skipped": "bỏ qua"}
+EXPLAINED = ("failed", "skipped")  # states whose reason the table shows
 
 
 @app.command()
@@ -51,7 +53,7 @@ def sweep(now: NowOption = None, as_json: JsonOption = False) -> None:
 @app.command()
 def outbox(
     slug: Annotated[str | None, typer.Argument(help="Slug của văn bản. Bỏ trống: mọi văn bản.")] = None,
-    state: Annotated[str | None, typer.Option("--state", help="Chỉ hiện thư ở trạng thái: pending, sending, sent, failed, cancelled.")] = None,
+    state: Annotated[str | None, typer.Option("--state", help="Chỉ hiện thư ở trạng thái: pending, sending, sent, failed, cancelled, skipped.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Hộp thư đi: mỗi thư một dòng với giờ gửi, bậc, nhiệm vụ, người nhận, trạng thái và Message-ID."""
@@ -96,7 +98,7 @@ def outbox(
         table.add_column(header, overflow="fold")
     for item in items:
         recipients = ", ".join(item["recipients"]["to"]) + (f"; cc {', '.join(item['recipients']['cc'])}" if item["recipients"]["cc"] else "")
-        status = STATE_LABELS[item["state"]] + (f" ({item['error']})" if item["state"] == "failed" and item["error"] else "")
+        status = STATE_LABELS[item["state"]] + (f" ({item['error']})" if item["state"] in EXPLAINED and item["error"] else "")
         table.add_row(datetime.fromisoformat(item["due_at"]).strftime("%d/%m/%Y %H:%M"), plain(item["rung"]),
                       plain(item["assignment"] or "—"), plain(recipients), plain(status), plain(item["message_id"]))
     out.print(table)

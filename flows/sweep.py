@@ -40,6 +40,7 @@ def sweep_once(now: datetime, collect: bool = False) -> dict:
         "batches": batches,
         "digests_planned": prepared["digests"],
         "cancelled": prepared["cancelled"],
+        "skipped": prepared["skipped"],  # superseded while nothing sent: not sent late (models.ladder.superseded)
         "artifacts": published,
         "messages": sent,
     }

@@ -41,6 +41,7 @@ def sweep(now, links=None):
     settings = get_settings()
     with transaction() as session:
         outbox.tidy(session, now=now)
+        outbox.skip_superseded(session, now=now, rules=RULES)
         plan_digests(session, now=now, rules=RULES, domain="localhost")
     total = {"sent": 0, "failed": 0, "retrying": 0}
     while True:
