@@ -100,7 +100,7 @@ class Envelope:
 
 
 def _permanent(reply: str, outcome: Outcome) -> bool:
-    """A 5xx reply refuses that recipient for good; anything else (4xx, a whole failed message's error) follows the outcome."""
+    """A 5xx reply refuses that recipient for good; a 4xx lets it wait; a whole failed message's error follows it."""
     code = reply[:3]
     return code.startswith("5") if code.isdigit() else outcome.state == "failed"
 
@@ -175,7 +175,8 @@ def settle(envelopes: list[Envelope], previous: dict[str, dict[str, Any]],
     refused = {f["address"]: f["error"] for r in records for f in r.get("failed", [])}
     failed = [r for r in records if r["state"] == "failed"]
     if waiting:
-        return Settlement("retry", records, _join(r.get("error", "") for r in waiting if r["message_id"] in now), refused)
+        errors = (r.get("error", "") for r in waiting if r["message_id"] in now)
+        return Settlement("retry", records, _join(errors), refused)
     if failed:
         return Settlement("failed", records, _join(_naming(r) for r in failed), refused)
     return Settlement("sent", records, None, refused)

@@ -130,7 +130,10 @@ def mark_retry(session: Session, row: Notification, *, now: datetime, error: str
 
 def mark_failed(session: Session, row: Notification, *, error: str, recipients: dict | None = None,
                 rules: TimeRules | None = None, domain: str | None = None, now: datetime | None = None) -> str:
-    """Fail the row for good (until re-queued: models/deliveries.py); a repeating rung still plans its next occurrence."""
+    """Fail the row for good (until re-queued: models/deliveries.py).
+
+    A repeating rung still plans its next occurrence: one occurrence that did not arrive must not end the series.
+    """
     if recipients is not None:
         row.recipients = recipients
     row.state, row.last_error = "failed", error[:500]
