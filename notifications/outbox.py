@@ -20,11 +20,10 @@ from sqlmodel import Session, select
 
 from models.ladder import next_occurrence
 from models.planning import add_row
+from models.retry import next_attempt
 from models.status import OPEN
 from models.tables import Assignment, Directive, Notification
 from models.timerules import TimeRules
-
-RETRY_STEPS = (60, 300, 900, 1800, 3600)  # seconds; the last repeats
 
 
 def _eligible(now: datetime, claim_timeout: int):
@@ -92,6 +91,11 @@ def mark_sent(session: Session, row: Notification, *, now: datetime, recipients:
     """Record delivery and, for a repeating rung, plan its next occurrence."""
     row.state, row.sent_at, row.recipients, row.last_error = "sent", now, recipients, note
     session.add(row)
+    plan_next(session, row, now=now, rules=rules, domain=domain)
+
+
+def plan_next(session: Session, row: Notification, *, now: datetime, rules: TimeRules, domain: str) -> None:
+    """A repeating rung's next occurrence, once this one is settled: sent, or failed (the series goes on)."""
     if row.repeat and row.assignment_id:
         directive = session.get(Directive, row.directive_id)
         assignment = session.get(Assignment, row.assignment_id)
@@ -101,26 +105,39 @@ def mark_sent(session: Session, row: Notification, *, now: datetime, recipients:
                     due_at=due_at, to=row.to_audience, cc=row.cc_audience, now=now, domain=domain, repeat=row.repeat)
 
 
-def mark_retry(session: Session, row: Notification, *, now: datetime, error: str, max_attempts: int,
-               recipients: dict | None = None) -> str:
-    """Put a row back for a later attempt, or fail it once it has been tried too often.
+def mark_retry(session: Session, row: Notification, *, now: datetime, error: str, retry_hours: float,
+               recipients: dict | None = None, rules: TimeRules | None = None, domain: str | None = None) -> str:
+    """Put a row back for a later attempt, or fail it once its retry window (models/retry.py) is spent.
 
     ``recipients`` keeps what this attempt delivered, so the next one sends only the envelopes still owed.
+    The window opens at the row's first failed attempt (``now`` then), so a backlog sent late keeps all of it.
     """
     if recipients is not None:
         row.recipients = recipients
-    if row.attempts >= max_attempts:
-        return mark_failed(session, row, error=f"{error} (sau {row.attempts} lần thử)")
-    step = RETRY_STEPS[min(row.attempts, len(RETRY_STEPS)) - 1] if row.attempts else RETRY_STEPS[0]
-    row.state, row.next_attempt_at, row.last_error = "pending", now + timedelta(seconds=step), error[:500]
+    if row.first_attempt_at is None:
+        row.first_attempt_at = now
+    # Hook for catch-up: a rung superseded by a later one may end its window early (next_attempt's superseded_at).
+    at = next_attempt(first_attempt=row.first_attempt_at, attempts=row.attempts, now=now, hours=retry_hours)
+    if at is None:
+        hours = (now - row.first_attempt_at).total_seconds() / 3600
+        return mark_failed(session, row, error=f"{error} (đã thử {row.attempts} lần trong {hours:.0f} giờ)",
+                           rules=rules, domain=domain, now=now)
+    row.state, row.next_attempt_at, row.last_error = "pending", at, error[:500]
     row.claimed_by = row.claimed_at = None
     session.add(row)
     return "retrying"
 
 
-def mark_failed(session: Session, row: Notification, *, error: str, recipients: dict | None = None) -> str:
+def mark_failed(session: Session, row: Notification, *, error: str, recipients: dict | None = None,
+                rules: TimeRules | None = None, domain: str | None = None, now: datetime | None = None) -> str:
+    """Fail the row for good (until re-queued: models/deliveries.py).
+
+    A repeating rung still plans its next occurrence: one occurrence that did not arrive must not end the series.
+    """
     if recipients is not None:
         row.recipients = recipients
     row.state, row.last_error = "failed", error[:500]
     session.add(row)
+    if rules is not None and domain is not None and now is not None:
+        plan_next(session, row, now=now, rules=rules, domain=domain)
     return "failed"
