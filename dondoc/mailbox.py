@@ -40,6 +40,7 @@ class MaildirHandler:
         self.faults = faults or Faults()
         self.received = 0
         self.arrivals: list[str] = []  # Message-IDs in the order they were accepted
+        self.envelopes: list[list[str]] = []  # the accepted RCPT TO addresses of each arrival, in the same order
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.faults.refuse.get(address.lower())
@@ -58,6 +59,7 @@ class MaildirHandler:
         self.received += 1
         header = re.search(rb"^Message-ID:\s*(\S+)", content, re.MULTILINE | re.IGNORECASE)
         self.arrivals.append(header.group(1).decode("ascii", "replace") if header else "")
+        self.envelopes.append(list(envelope.rcpt_tos))
         if self.echo:
             self.echo(message_from_bytes(content, policy=policy.default))
         return "250 Message accepted for delivery"

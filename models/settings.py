@@ -76,7 +76,10 @@ class Settings(BaseSettings):
     claim_timeout_seconds: int = Field(
         default=600, ge=10, description="A claim older than this is taken to belong to a dead dispatcher."
     )
-    max_attempts: int = Field(default=30, ge=1, description="Transient failures tolerated before a row is failed.")
+    retry_hours: float = Field(
+        default=96, gt=0, le=24 * 60,
+        description="Hours a message is retried after transient failures, from its first attempt; then it fails.",
+    )
     artifacts_per_sweep: int = Field(
         default=1000, ge=1, description="Status artifacts a sweep refreshes at most; the next sweeps do the rest."
     )

@@ -24,12 +24,11 @@ from sqlmodel import Session, select
 
 from models.ladder import LEAD_CHAIN, Supersession, ladder_of, next_occurrence, resume_from, superseded
 from models.planning import add_row
+from models.retry import next_attempt
 from models.status import OPEN
 from models.tables import Assignment, Directive, Notification
 from models.timerules import TimeRules
 from notifications.wording import RUNG_LABELS, dmy
-
-RETRY_STEPS = (60, 300, 900, 1800, 3600)  # seconds; the last repeats
 
 
 def _eligible(now: datetime, claim_timeout: int):
@@ -97,6 +96,11 @@ def mark_sent(session: Session, row: Notification, *, now: datetime, recipients:
     """Record delivery and, for a repeating rung, plan its next occurrence."""
     row.state, row.sent_at, row.recipients, row.last_error = "sent", now, recipients, note
     session.add(row)
+    plan_next(session, row, now=now, rules=rules, domain=domain)
+
+
+def plan_next(session: Session, row: Notification, *, now: datetime, rules: TimeRules, domain: str) -> None:
+    """A repeating rung's next occurrence, once this one is settled: sent, or failed (the series goes on)."""
     if row.repeat and row.assignment_id:
         directive = session.get(Directive, row.directive_id)
         assignment = session.get(Assignment, row.assignment_id)
@@ -106,28 +110,44 @@ def mark_sent(session: Session, row: Notification, *, now: datetime, recipients:
                     due_at=due_at, to=row.to_audience, cc=row.cc_audience, now=now, domain=domain, repeat=row.repeat)
 
 
-def mark_retry(session: Session, row: Notification, *, now: datetime, error: str, max_attempts: int,
-               recipients: dict | None = None) -> str:
-    """Put a row back for a later attempt, or fail it once it has been tried too often.
+def mark_retry(session: Session, row: Notification, *, now: datetime, error: str, retry_hours: float,
+               recipients: dict | None = None, rules: TimeRules | None = None, domain: str | None = None) -> str:
+    """Put a row back for a later attempt, or fail it once its retry window (models/retry.py) is spent.
 
     ``recipients`` keeps what this attempt delivered, so the next one sends only the envelopes still owed.
+    The window opens at the row's first failed attempt (``now`` then), so a backlog sent late keeps all of it.
     """
     if recipients is not None:
         row.recipients = recipients
-    if row.attempts >= max_attempts:
-        return mark_failed(session, row, error=f"{error} (sau {row.attempts} lần thử)")
-    step = RETRY_STEPS[min(row.attempts, len(RETRY_STEPS)) - 1] if row.attempts else RETRY_STEPS[0]
-    row.state, row.next_attempt_at, row.last_error = "pending", now + timedelta(seconds=step), error[:500]
+    if row.first_attempt_at is None:
+        row.first_attempt_at = now
+    if rules is not None:  # a later rung has taken its place (catch-up's rule): no more attempts
+        reason = supersession_reason(session, row, now=now, rules=rules)
+        if reason is not None:
+            return mark_skipped(session, row, reason=reason, now=now, rules=rules, domain=domain)
+    at = next_attempt(first_attempt=row.first_attempt_at, attempts=row.attempts, now=now, hours=retry_hours)
+    if at is None:
+        hours = (now - row.first_attempt_at).total_seconds() / 3600
+        return mark_failed(session, row, error=f"{error} (đã thử {row.attempts} lần trong {hours:.0f} giờ)",
+                           rules=rules, domain=domain, now=now)
+    row.state, row.next_attempt_at, row.last_error = "pending", at, error[:500]
     row.claimed_by = row.claimed_at = None
     session.add(row)
     return "retrying"
 
 
-def mark_failed(session: Session, row: Notification, *, error: str, recipients: dict | None = None) -> str:
+def mark_failed(session: Session, row: Notification, *, error: str, recipients: dict | None = None,
+                rules: TimeRules | None = None, domain: str | None = None, now: datetime | None = None) -> str:
+    """Fail the row for good (until re-queued: models/deliveries.py).
+
+    A repeating rung still plans its next occurrence: one occurrence that did not arrive must not end the series.
+    """
     if recipients is not None:
         row.recipients = recipients
     row.state, row.last_error = "failed", error[:500]
     session.add(row)
+    if rules is not None and domain is not None and now is not None:
+        plan_next(session, row, now=now, rules=rules, domain=domain)
     return "failed"
 
 
@@ -180,16 +200,17 @@ def skip_superseded(session: Session, *, now: datetime, rules: TimeRules) -> int
             ).scalars().all()
     # A skipped occurrence of a repeating rung (a custom ladder's) still owes its series the next one.
     for row_id in repeating.intersection(skipped):
-        _plan_next(session, session.get(Notification, row_id), now=now, rules=rules)
+        row = session.get(Notification, row_id)
+        plan_next(session, row, now=now, rules=rules, domain=_domain_of(row))
     return len(skipped)
 
 
 def supersession_reason(session: Session, row: Notification, *, now: datetime, rules: TimeRules) -> str | None:
     """The reason ``row`` must not go out any more (a later rung has superseded it), or None.
 
-    For the retry path: a row that failed transiently is superseded like any
-    other (``skip_superseded`` at the next sweep), and ``mark_retry`` may ask here
-    to stop at once instead of scheduling another attempt.
+    For the retry path: a row waiting for another attempt is superseded like
+    any other (``skip_superseded`` at the next sweep), and ``mark_retry`` asks
+    here to stop at once instead of scheduling another attempt.
     """
     if row.rung not in LEAD_CHAIN or row.assignment_id is None:
         return None
@@ -200,21 +221,16 @@ def supersession_reason(session: Session, row: Notification, *, now: datetime, r
     return skip_reason(found) if found is not None else None
 
 
-def mark_skipped(session: Session, row: Notification, *, reason: str, now: datetime, rules: TimeRules) -> str:
-    """Give up on a superseded row: it stays in the outbox as ``skipped``, with the reason."""
+def mark_skipped(session: Session, row: Notification, *, reason: str, now: datetime, rules: TimeRules,
+                 domain: str | None = None) -> str:
+    """Give up on a superseded row: it stays in the outbox as ``skipped``, with the reason; a series goes on."""
     row.state, row.last_error, row.next_attempt_at = "skipped", reason[:500], None
     row.claimed_by = row.claimed_at = None
     session.add(row)
-    if row.repeat:
-        _plan_next(session, row, now=now, rules=rules)
+    plan_next(session, row, now=now, rules=rules, domain=domain or _domain_of(row))
     return "skipped"
 
 
-def _plan_next(session: Session, row: Notification, *, now: datetime, rules: TimeRules) -> None:
-    directive = session.get(Directive, row.directive_id)
-    assignment = session.get(Assignment, row.assignment_id)
-    if directive.status == "active" and assignment.status in OPEN:
-        on, due_at = next_occurrence(resume_from(row.on, rules.today(now)), row.repeat, rules)
-        add_row(session, directive=directive, assignment=assignment, rung=row.rung, template=row.template, on=on,
-                due_at=due_at, to=row.to_audience, cc=row.cc_audience, now=now,
-                domain=row.message_id.rpartition("@")[2].rstrip(">"), repeat=row.repeat)
+def _domain_of(row: Notification) -> str:
+    """The domain the row was planned with, so the next occurrence's Message-ID matches its kind."""
+    return row.message_id.rpartition("@")[2].rstrip(">")

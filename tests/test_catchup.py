@@ -219,14 +219,16 @@ def test_the_retry_hook_and_a_skipped_repeating_rung_resumes_its_series(database
         encoding="utf-8")
     launch(custom)
     sweep(at(2020, 11, 30, 9, 5))
-    # The retry path asks about one row (due 31/12: overdue 04/01, escalation 06/01) and gives it up.
+    # The retry path (due 31/12: overdue 04/01, escalation 06/01): retried while it stands, skipped once superseded.
+    failing = dict(error="451 4.3.0 Try again later", retry_hours=96, rules=RULES, domain="localhost")
     with transaction() as session:
         row = session.exec(select(Notification).where(
             Notification.key == f"{SLUG}/permit-review/overdue/2021-01-04")).one()
-        assert outbox.supersession_reason(session, row, now=at(2021, 1, 5, 9), rules=RULES) is None
-        reason = outbox.supersession_reason(session, row, now=at(2021, 1, 6, 9), rules=RULES)
-        assert reason == "không gửi bù: đã đến ngày gửi báo cáo Thủ trưởng đơn vị chủ trì (06/01/2021)"
-        assert outbox.mark_skipped(session, row, reason=reason, now=at(2021, 1, 6, 9), rules=RULES) == "skipped"
+        row.attempts = 1
+        assert outbox.mark_retry(session, row, now=at(2021, 1, 5, 9), **failing) == "retrying"
+        row.attempts = 2
+        assert outbox.mark_retry(session, row, now=at(2021, 1, 6, 9), **failing) == "skipped"
+        assert row.last_error == "không gửi bù: đã đến ngày gửi báo cáo Thủ trưởng đơn vị chủ trì (06/01/2021)"
     sweep(at(2021, 1, 6, 9))  # the sweep skips the other three the same way
     assert messages_by(smtp, "overdue") == [] and len(messages_by(smtp, "escalation")) == 4
     resumed = next_occurrence(date(2021, 1, 6), 5, RULES)[0]
