@@ -1,5 +1,8 @@
 """Claiming due rows and recording what became of them.
 
+Before claiming, a sweep marks ``skipped`` the due rows that a later rung has
+superseded (``skip_superseded``): after downtime, only what is true today goes out.
+
 Two dispatchers never claim the same row:
 - PostgreSQL: the candidate rows are selected ``FOR UPDATE SKIP LOCKED``, so a
   second dispatcher skips rows the first is claiming and takes the next ones;
@@ -9,9 +12,6 @@ Two dispatchers never claim the same row:
 
 A claim older than the claim timeout belongs to a dispatcher that died; its
 rows are claimed again and re-sent with the same Message-ID.
-
-Before claiming, a sweep marks ``skipped`` the due rows that a later rung has
-superseded (``skip_superseded``): after downtime, only what is true today goes out.
 """
 
 from __future__ import annotations
