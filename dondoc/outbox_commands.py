@@ -30,7 +30,8 @@ from notifications.wording import RUNG_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION_LABELS = {**{k: v.lower() for k, v in LABELS.items()}, "extend": "đề nghị gia hạn, được chấp thuận"}
-STATE_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi", "cancelled": "đã hủy"}
+STATE_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi", "cancelled": "đã hủy",
+                "skipped": "bỏ qua"}
 
 
 @app.command()
@@ -78,7 +79,7 @@ SlugArgument = Annotated[str | None, typer.Argument(help="Slug của văn bản.
 def outbox(
     ctx: typer.Context,
     slug: SlugArgument = None,
-    state: Annotated[str | None, typer.Option("--state", help="Chỉ hiện thư ở trạng thái: pending, sending, sent, failed, cancelled.")] = None,
+    state: Annotated[str | None, typer.Option("--state", help="Chỉ hiện thư ở trạng thái: pending, sending, sent, failed, cancelled, skipped.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Hộp thư đi: mỗi thư một dòng với giờ gửi, bậc, nhiệm vụ, người nhận, trạng thái và Message-ID.
@@ -140,6 +141,8 @@ def outbox(
 
 def _state_text(item: dict) -> str:
     label = STATE_LABELS[item["state"]]
+    if item["state"] == "skipped":  # superseded while catching up: why it was not sent late
+        return label + (f" ({item['error']})" if item["error"] else "")
     if item["state"] != "failed":
         return label
     if item["failed_deliveries"]:

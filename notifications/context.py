@@ -18,7 +18,7 @@ from models.tables import Assignment, AssignmentAgency, Directive, Event, Extens
 from models.timerules import TimeRules
 from notifications.envelopes import Envelope, earlier, split
 from notifications.recipients import Person, Scope, resolve, split_to_cc
-from notifications.wording import RUNG_LABELS, honorific
+from notifications.wording import RUNG_LABELS, honorific, steps_taken
 
 # (directive, assignment, lead agency code, now) -> {"page": url, "expires": date}
 LinkMaker = Callable[[Directive, Assignment, str, datetime], dict[str, Any]]
@@ -71,6 +71,14 @@ class BatchContext:
             ).all()
             for row in sent:
                 self.history[row.assignment_id].append(row)
+        # Rows of this batch about one assignment leave in order (dispatch), so a row's text may count those
+        # before it as sent today: caught up after downtime, the escalation goes just before the report-up.
+        self.before: dict[int, list[Notification]] = {}
+        going: dict[int, list[Notification]] = defaultdict(list)
+        for row in rows:
+            if row.assignment_id:
+                self.before[row.id] = list(going[row.assignment_id])
+                going[row.assignment_id].append(row)
         self._participants: dict[int, tuple[str, ...]] = {}
 
     def prepare(self, row: Notification) -> Prepared:
@@ -85,6 +93,7 @@ class BatchContext:
             participants=self.participants(directive) if "participants" in row.to_audience + row.cc_audience else (),
         )
         to, cc = split_to_cc(resolve(row.to_audience, scope, self.agencies), resolve(row.cc_audience, scope, self.agencies))
+        history = self.sent_before(row)
         context = {
             "directive": self.directive_view(directive),
             "assignment": self.assignment_view(assignment, roles) if assignment else None,
@@ -92,8 +101,8 @@ class BatchContext:
             "you": _you(to),
             "today": self.today,
             "signature": self.signature(directive),
-            "history": [{"label": RUNG_LABELS.get(h.rung, h.rung), "on": h.on}
-                        for h in self.history.get(row.assignment_id, []) if h.id != row.id],
+            "history": [{"label": RUNG_LABELS.get(h.rung, h.rung), "on": on} for h, on in history],
+            "steps": steps_taken(h.rung for h, _ in history),
             "link": None,  # set only in the message to the one lead agency it belongs to
             "copy": None,  # in the copy: the lead agencies that received their own link
         }
@@ -130,6 +139,12 @@ class BatchContext:
         return Prepared(row_id=row.id, message_id=row.message_id, key=row.key, rung=row.rung, template=row.template,
                         slug=directive.slug, assignment_key=assignment.key if assignment else None, to=to, cc=cc,
                         context=context, calendar=calendar, envelopes=envelopes, settled=previous)
+
+    def sent_before(self, row: Notification) -> list[tuple[Notification, date]]:
+        """What the assignment was sent before this row, each with the day it was sent (not the day planned)."""
+        sent = [(h, h.sent_at.astimezone(self.rules.tz).date() if h.sent_at else h.on)
+                for h in self.history.get(row.assignment_id, []) if h.id != row.id]
+        return sent + [(h, self.today) for h in self.before.get(row.id, [])]
 
     def participants(self, directive: Directive) -> tuple[str, ...]:
         if directive.id not in self._participants:

@@ -41,6 +41,7 @@ def sweep(now, links=None):
     settings = get_settings()
     with transaction() as session:
         outbox.tidy(session, now=now)
+        outbox.skip_superseded(session, now=now, rules=RULES)
         plan_digests(session, now=now, rules=RULES, domain="localhost")
     total = {"sent": 0, "failed": 0, "retrying": 0}
     while True:
@@ -306,3 +307,39 @@ def test_a_transient_failure_of_one_message_resends_only_that_one_with_its_messa
     arrivals = smtp.controller.handler.arrivals
     assert len(arrivals) == len(set(arrivals)) == NOTICE_MESSAGES and arrivals[-1] == row.message_id
     assert [e["state"] for e in rows(key=row.key)[0].recipients["envelopes"]] == ["sent", "sent", "sent"]
+
+
+def test_each_header_is_written_once_and_identifiers_are_never_folded(database, smtp, workspace):
+    """A long number and key make every identifier longer than a header line: none is folded, none repeated."""
+    from email import message_from_bytes
+    from email.parser import BytesHeaderParser
+
+    number = "2550/STTTT-" + "BCTT" * 25
+    key = "permit-review-" + "x" * 50  # the longest key a definition allows: 64 characters
+    long = workspace / "long.yaml"
+    long.write_text(SEED.read_text(encoding="utf-8").replace("number: 2550/STTTT-BCTT", f"number: {number}")
+                    .replace("permit-review", key), encoding="utf-8")
+    launch(long)
+    sweep(at(2020, 11, 30, 9, 5))
+    sweep(at(2020, 12, 1, 8, 0))  # the digest: a message without an assignment
+    slug = number.lower().replace("/", "-")
+    raw = [(smtp.maildir / "new" / name).read_bytes() for name in sorted(p.name for p in (smtp.maildir / "new").iterdir())]
+    assert len(raw) == NOTICE_MESSAGES + 1
+    ids = set()
+    for data in raw:
+        head = data.split(b"\r\n\r\n", 1)[0].decode("ascii")  # the message's own header, before any part's
+        names = [line.split(":", 1)[0].lower() for line in head.split("\r\n") if line and not line[0].isspace()]
+        assert len(names) == len(set(names)), sorted(names)
+        assert data.count(b"MIME-Version:") == 1  # not in the parts either
+        for parsed in (message_from_bytes(data), BytesHeaderParser().parsebytes(data)):  # compat32, as mail clients do
+            for name in ("Message-ID", "X-Dondoc-Directive", "X-Dondoc-Rung", "X-Dondoc-Assignment"):
+                value = parsed[name]
+                if value is not None:
+                    assert value == value.strip() and "\n" not in value, (name, value)
+            ids.add(parsed["Message-ID"])
+        assert parsed["X-Dondoc-Directive"] == slug
+        assert f"\r\nMessage-ID: <" in data.decode("ascii", "replace")
+    row = next(r for r in rows(rung="notice") if f"/{key}/" in r.key)
+    assert len(row.message_id) > 200
+    assert {row.message_id, message_id_for(row.key, "localhost", "sxd")} <= ids  # the copy's and the lead's
+    assert key in {m["X-Dondoc-Assignment"] for m in map(message_from_bytes, raw)}
