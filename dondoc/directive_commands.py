@@ -293,13 +293,23 @@ def events(
 @app.command()
 def agencies(
     file: Annotated[Path, typer.Argument(help="Tệp YAML danh mục cơ quan, ví dụ directives/agencies/long-an.yaml.")],
+    by: Annotated[str, typer.Option("--by", help="Người nạp danh mục, ghi vào nhật ký khi thư lỗi được gửi lại.")] = "coordinator",
     now: NowOption = None,
 ) -> None:
-    """Nạp (hoặc nạp lại) danh mục cơ quan: sửa địa chỉ trong tệp YAML rồi chạy lệnh này."""
+    """Nạp (hoặc nạp lại) danh mục cơ quan: sửa địa chỉ trong tệp YAML rồi chạy lệnh này.
+
+    Cơ quan nào đổi địa chỉ thư thì các thư chưa gửi được đến địa chỉ cũ được đưa lại hàng chờ, gửi đến địa chỉ mới.
+    """
     settings = get_settings()
     moment = parse_now(now, settings.tz)
     registry = load_registry(file)
     with transaction(settings) as session:
-        count = upsert_registry(session, registry=registry, source=str(file), now=moment)
-    err.print(f"Đã nạp {count} cơ quan của danh mục {safe(registry.registry)}.")
-
+        reloaded = upsert_registry(session, registry=registry, source=str(file), now=moment, actor=by)
+    err.print(f"Đã nạp {reloaded.count} cơ quan của danh mục {safe(registry.registry)}.")
+    for code, moved in reloaded.changed.items():
+        err.print(shown(f"Đổi địa chỉ {code}: " + ", ".join(f"{old} → {new}" for old, new in moved.items())), markup=False)
+    total = sum(item.count for item in reloaded.requeued)
+    if total:
+        per = ", ".join(f"{item.slug}: {item.count}" for item in reloaded.requeued)
+        err.print(shown(f"Đã đưa {total} thư lỗi đến địa chỉ cũ trở lại hàng chờ gửi ({per}); lần quét tới sẽ gửi đến "
+                        "địa chỉ mới."), markup=False)

@@ -41,6 +41,7 @@ class MaildirHandler:
         self.faults = faults or Faults()
         self.received = 0
         self.arrivals: list[str] = []  # Message-IDs in the order they were accepted
+        self.envelopes: list[list[str]] = []  # the accepted RCPT TO addresses of each arrival, in the same order
         self.attempts = 0  # messages begun (MAIL FROM), accepted or not
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
@@ -70,6 +71,7 @@ class MaildirHandler:
         self.received += 1
         header = re.search(rb"^Message-ID:\s*(\S+)", content, re.MULTILINE | re.IGNORECASE)
         self.arrivals.append(header.group(1).decode("ascii", "replace") if header else "")
+        self.envelopes.append(list(envelope.rcpt_tos))
         if self.echo:
             self.echo(message_from_bytes(content, policy=policy.default))
         return "250 Message accepted for delivery"

@@ -12,11 +12,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 from sqlmodel import select
+from typer.core import TyperGroup
 
 from dondoc.app import JsonOption, NowOption, app, err, out, prefect_quietly, print_json
 from dondoc.render import plain, safe
 from dondoc.timeargs import parse_now
 from models.db import open_database, session_scope, transaction
+from models.deliveries import delivered, failures, requeue
+from models.errors import InputError, NotFound
 from models.queries import get_directive
 from models.settings import get_settings
 from models.status import LABELS
@@ -27,7 +30,8 @@ from notifications.wording import RUNG_LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION_LABELS = {**{k: v.lower() for k, v in LABELS.items()}, "extend": "đề nghị gia hạn, được chấp thuận"}
-STATE_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi", "cancelled": "đã hủy"}
+STATE_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi", "cancelled": "đã hủy",
+                "skipped": "bỏ qua"}
 
 
 @app.command()
@@ -51,13 +55,43 @@ def sweep(now: NowOption = None, as_json: JsonOption = False) -> None:
                         "ở lượt quét sau."), markup=False)
 
 
-@app.command()
+class ListingGroup(TyperGroup):
+    """A group whose bare form is a command of its own: `outbox [SLUG] [--state S]` lists, `outbox retry …` re-queues.
+
+    Click would read a subcommand's name as the group's SLUG argument, so a
+    first word naming a subcommand goes to it; options may follow SLUG as before.
+    """
+
+    allow_interspersed_args = True
+
+    def parse_args(self, ctx, args):
+        if args and args[0] in self.commands:
+            super().parse_args(ctx, [])
+            ctx._protected_args, ctx.args = args[:1], args[1:]
+            return ctx.args
+        return super().parse_args(ctx, args)
+
+
+outbox_app = typer.Typer(cls=ListingGroup, invoke_without_command=True, rich_markup_mode="rich",
+                         context_settings={"help_option_names": ["-h", "--help"]})
+app.add_typer(outbox_app, name="outbox")
+SlugArgument = Annotated[str | None, typer.Argument(help="Slug của văn bản. Bỏ trống: mọi văn bản.")]
+
+
+@outbox_app.callback()
 def outbox(
-    slug: Annotated[str | None, typer.Argument(help="Slug của văn bản. Bỏ trống: mọi văn bản.")] = None,
-    state: Annotated[str | None, typer.Option("--state", help="Chỉ hiện thư ở trạng thái: pending, sending, sent, failed, cancelled.")] = None,
+    ctx: typer.Context,
+    slug: SlugArgument = None,
+    state: Annotated[str | None, typer.Option("--state", help="Chỉ hiện thư ở trạng thái: pending, sending, sent, failed, cancelled, skipped.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Hộp thư đi: mỗi thư một dòng với giờ gửi, bậc, nhiệm vụ, người nhận, trạng thái và Message-ID."""
+    """Hộp thư đi: mỗi thư một dòng với giờ gửi, bậc, nhiệm vụ, người nhận, trạng thái và Message-ID.
+
+    Thư lỗi ghi rõ địa chỉ nào không nhận được, kể cả khi các thư khác của cùng thông báo đã đi.
+    Đưa thư lỗi vào hàng chờ gửi lại: dondoc outbox retry [SLUG].
+    """
+    if ctx.invoked_subcommand:
+        return
     settings = get_settings()
     if state is not None and state not in STATE_LABELS:
         raise typer.BadParameter(f"{state!r}; dùng một trong: {', '.join(STATE_LABELS)}", param_hint="--state")
@@ -85,6 +119,9 @@ def outbox(
             "message_id": n.message_id,
             "sent_at": n.sent_at.astimezone(settings.tz).isoformat() if n.sent_at else None,
             "error": n.last_error,
+            # Per address: who did not get it (refused for good), and how many did.
+            "failed_deliveries": failures(n.recipients) if n.state == "failed" else [],
+            "delivered": delivered(n.recipients),
         }
         for n, key, directive_slug in rows
     ]
@@ -99,10 +136,60 @@ def outbox(
         table.add_column(header, overflow="fold")
     for item in items:
         recipients = ", ".join(item["recipients"]["to"]) + (f"; cc {', '.join(item['recipients']['cc'])}" if item["recipients"]["cc"] else "")
-        status = STATE_LABELS[item["state"]] + (f" ({item['error']})" if item["state"] == "failed" and item["error"] else "")
         table.add_row(datetime.fromisoformat(item["due_at"]).strftime("%d/%m/%Y %H:%M"), plain(item["rung"]),
-                      plain(item["assignment"] or "—"), plain(recipients), plain(status), plain(item["message_id"]))
+                      plain(item["assignment"] or "—"), plain(recipients), plain(_state_text(item)),
+                      plain(item["message_id"]))
     out.print(table)
+
+
+def _state_text(item: dict) -> str:
+    label = STATE_LABELS[item["state"]]
+    if item["state"] == "skipped":  # superseded while catching up: why it was not sent late
+        return label + (f" ({item['error']})" if item["error"] else "")
+    if item["state"] != "failed":
+        return label
+    if item["failed_deliveries"]:
+        missed = "; ".join(f"{d['address']}: {d['error']}" for d in item["failed_deliveries"])
+        others = f"; đã gửi đến {item['delivered']} địa chỉ khác" if item["delivered"] else ""
+        return f"{label}: không gửi được đến {missed}{others}"
+    return label + (f" ({item['error']})" if item["error"] else "")
+
+
+@outbox_app.command("retry")
+def retry(
+    slug: SlugArgument = None,
+    state: Annotated[str, typer.Option("--state", help="Trạng thái của thư cần gửi lại; chỉ failed.")] = "failed",
+    by: Annotated[str, typer.Option("--by", help="Người yêu cầu gửi lại, ghi vào nhật ký.")] = "coordinator",
+    now: NowOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Đưa thư lỗi trở lại hàng chờ gửi (mọi văn bản, hoặc một văn bản); lần quét tới gửi lại.
+
+    Mỗi thư chỉ gửi lại đến những địa chỉ chưa nhận được, với Message-ID cũ. Việc đưa lại được ghi vào nhật ký
+    và báo trong bản tổng hợp kế tiếp. Thư của văn bản đã kết thúc hoặc nhiệm vụ đã xong không được gửi lại.
+    """
+    settings = get_settings()
+    if state != "failed":
+        raise InputError(f"--state {state!r}: chỉ đưa lại được thư ở trạng thái failed")
+    moment = parse_now(now, settings.tz)
+    with transaction(settings) as session:
+        directive_id = None
+        if slug:
+            try:
+                directive_id = get_directive(session, slug=slug).id
+            except NotFound as exc:
+                raise InputError(str(exc)) from None
+        done = requeue(session, now=moment, actor=by, directive_id=directive_id, reason={"reason": "retry"})
+    total = sum(item.count for item in done)
+    if as_json:
+        print_json({"requeued": total, "directives": [{"slug": item.slug, "count": item.count, "keys": item.keys}
+                                                      for item in done]})
+        return
+    if not total:
+        out.print(plain("Không có thư lỗi nào cần gửi lại" + (f" của văn bản {slug}." if slug else ".")))
+        return
+    per = ", ".join(f"{item.slug}: {item.count}" for item in done)
+    out.print(plain(f"Đã đưa {total} thư lỗi trở lại hàng chờ gửi ({per}); lần quét tới sẽ gửi lại."))
 
 
 @app.command()

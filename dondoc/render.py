@@ -42,12 +42,33 @@ def days_text(days: int | None) -> str:
     return ", đến hạn hôm nay" if days == 0 else f", còn {-days} ngày"
 
 
+ROLE_LABELS = {"lead": "chủ trì", "supporting": "phối hợp", "lead-head": "thủ trưởng cơ quan chủ trì", "head": "thủ trưởng"}
+
+
+def unreachable_lines(rows: list[StatusRow]) -> list[Text]:
+    """One line per address a message did not reach: the assignment, who, the address and the server's reply."""
+    lines = []
+    for row in rows:
+        for u in row.unreachable:
+            role = ROLE_LABELS.get(u["role"])
+            who = f"{u['agency'] or ''}{f' ({role})' if role else ''}"
+            lines.append(Text.assemble("✗ ", plain(f"{row.key}: {who} <{u['address']}> — {u['error']}"),
+                                       style="red" if u["role"] == "lead" else ""))
+    return lines
+
+
 def status_table(directive: Directive, rows: list[StatusRow], today_label: str) -> Table:
     state = "đã kết thúc" if directive.status == "closed" else "đang theo dõi"
+    caption = [plain(f"V/v {directive.subject}"), f"\nTính đến {today_label}; số ngày là ngày làm việc. ★ mốc hoàn thành."]
+    lines = unreachable_lines(rows)
+    if lines:
+        caption.append("\nKhông gửi được thư (xem: dondoc outbox --state failed; sửa địa chỉ rồi chạy dondoc agencies, "
+                       "hoặc dondoc outbox retry):")
+        for line in lines:
+            caption += ["\n  ", line]
     table = Table(
         title=plain(f"Văn bản số {directive.number} — {state}"),
-        caption=Text.assemble(plain(f"V/v {directive.subject}"),
-                              f"\nTính đến {today_label}; số ngày là ngày làm việc. ★ mốc hoàn thành."),
+        caption=Text.assemble(*caption),
         title_justify="left",
         caption_justify="left",
     )
@@ -62,9 +83,13 @@ def status_table(directive: Directive, rows: list[StatusRow], today_label: str) 
         if row.evidence_on:
             evidence += f" ({row.evidence_on:%d/%m/%Y})"
         key = row.key + (" ★" if row.milestone else "")
+        unreachable = {u["agency"] for u in row.unreachable if u["role"] == "lead"}
+        leads = Text(", ").join(
+            Text.assemble(plain(code), (" (không nhận được thư)", "bold red")) if code in unreachable else plain(code)
+            for code in row.leads)
         table.add_row(
             plain(key),
-            plain(", ".join(row.leads)),
+            leads,
             f"{row.due:%d/%m/%Y}",
             LABELS[row.status],
             Text(f"{FLAG_LABELS[row.flag]}{days_text(row.overdue_working_days)}", style=style),
@@ -75,9 +100,10 @@ def status_table(directive: Directive, rows: list[StatusRow], today_label: str) 
 
 def directives_table(items: list[tuple[Directive, list[StatusRow]]]) -> Table:
     table = Table(title="Các văn bản chỉ đạo", title_justify="left")
-    for header in ("Slug", "Số", "Trạng thái", "Nhiệm vụ", "Hoàn thành", "Quá hạn"):
+    for header in ("Slug", "Số", "Trạng thái", "Nhiệm vụ", "Hoàn thành", "Quá hạn", "Chủ trì không nhận được thư"):
         table.add_column(header)
     for directive, rows in items:
+        unreached = sum(any(u["role"] == "lead" for u in r.unreachable) for r in rows)
         table.add_row(
             plain(directive.slug),
             plain(directive.number),
@@ -85,6 +111,7 @@ def directives_table(items: list[tuple[Directive, list[StatusRow]]]) -> Table:
             str(len(rows)),
             str(sum(r.status == "done" for r in rows)),
             str(sum(r.flag == "overdue" for r in rows)),
+            Text(str(unreached), style="bold red" if unreached else ""),
         )
     return table
 

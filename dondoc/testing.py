@@ -92,7 +92,11 @@ def populate(url: str, assignments: int, *, launched: datetime, per: int = 5) ->
 
 def plan_due_rows(slug: str | None, per_assignment: int, due_at: datetime) -> int:
     """Add ``per_assignment`` due reminder rows to every assignment of ``slug`` (of every directive when None),
-    in bulk; returns how many."""
+    in bulk; returns how many.
+
+    Each is planned for the day it is due, told apart by a tag in its key (as add_row's ``tag``): a reminder
+    planned for an earlier day would be a catch-up, and one past the due date is skipped, not sent.
+    """
     from sqlalchemy import insert
     from sqlmodel import select
 
@@ -107,9 +111,9 @@ def plan_due_rows(slug: str | None, per_assignment: int, due_at: datetime) -> in
             query = query.where(Directive.slug == slug)
         rows = []
         for a, directive_slug in session.exec(query.order_by(Assignment.id)).all():
+            on = due_at.date()
             for i in range(per_assignment):
-                on = due_at.date() - timedelta(days=400 + i)
-                key = notification_key(directive_slug, a.key, "reminder", on)
+                key = notification_key(directive_slug, a.key, f"reminder-{i}", on)
                 rows.append({"key": key, "message_id": message_id_for(key, "localhost"),
                              "directive_id": a.directive_id, "assignment_id": a.id, "rung": "reminder",
                              "template": "reminder", "on": on, "due_at": due_at, "to_audience": ["leads"],

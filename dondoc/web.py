@@ -431,8 +431,10 @@ def security_headers(style: str) -> list[tuple[bytes, bytes]]:
 class Guard:
     """Plain ASGI middleware in front of the routes: it runs before any of the body is read.
 
-    - A request whose ``Origin`` header names another site (or is ``null``) is refused with a 403 page. A missing
-      Origin is allowed: old clients send none, and the form token still has to match.
+    - A request whose ``Origin`` header names another site is refused with a 403 page. A missing Origin is
+      allowed (old clients send none), and so is ``null``: under ``Referrer-Policy: no-referrer`` browsers send
+      ``Origin: null`` with a form posted from our own page (seen in chromium). In both cases the form token,
+      bound to a SameSite=Strict cookie, still has to match.
     - The body is counted as it arrives, chunked or not, and cut off past ``limit`` with a 413 page; a declared
       Content-Length past the limit is refused before anything is read.
     - Every response gets the security headers, error pages included; an exception nobody handled becomes the
@@ -507,11 +509,13 @@ class Guard:
         if origin is None:
             return True
         value = origin.decode("latin-1").strip().lower()
+        if value == "null":
+            return True
         allowed = {self.own_origin}
         host = headers.get(b"host")
         if host:  # the address this request came to, as the browser saw it
             allowed.add(_origin(f"{scope.get('scheme', 'http')}://{host.decode('latin-1')}"))
-        return value != "null" and _origin(value) in allowed - {None}
+        return _origin(value) in allowed - {None}
 
 
 def _origin(url: str) -> str | None:

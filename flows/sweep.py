@@ -41,6 +41,8 @@ def sweep_once(now: datetime, collect: bool = False) -> dict:
         "batches": batches,
         "digests_planned": prepared["digests"],
         "cancelled": prepared["cancelled"],
+        # Superseded while nothing was sent, or while waiting for a retry: not sent late (models.ladder.superseded).
+        "skipped": prepared["skipped"] + counts.get("skipped", 0),
         "artifacts": published,
         "messages": sent,
     }

@@ -4,6 +4,9 @@ Offsets count working days from the due date; planned messages go out at
 08:00 local time on that day. A rung whose day has already passed when it is
 planned is not sent late: a reminder for yesterday helps nobody. A repeating
 rung is planned one occurrence at a time; the next is planned when one is sent.
+
+A rung already planned may still fall due while nothing sends (the server was
+down): ``superseded`` says which of those must not go out late.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from models.definition import RungDef
 from models.timerules import TimeRules
+from models.workdays import WorkCalendar
 
 DEFAULT_LADDER: tuple[RungDef, ...] = (
     RungDef(rung="notice", offset="launch", to=["leads"], cc=["supporting"]),
@@ -26,6 +30,12 @@ DEFAULT_LADDER: tuple[RungDef, ...] = (
 )
 
 DATED_RUNGS = ("reminder", "due-soon", "overdue", "escalation", "report-up")
+
+# The messages about one deadline to the lead agency and then its head, in rising order. Each says
+# everything the ones before it would, so after downtime only the highest one already due goes out.
+# The report to the provincial office is not among them: it goes to another authority, on its own series.
+LEAD_CHAIN = ("reminder", "due-soon", "overdue", "escalation")
+BEFORE_DUE = ("reminder", "due-soon")  # their words speak of a deadline still ahead
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,56 @@ def plan(
 def next_occurrence(on: date, repeat: int, rules: TimeRules) -> tuple[date, datetime]:
     nxt = rules.calendar.add_working_days(on, repeat)
     return nxt, rules.at_send_hour(nxt)
+
+
+def resume_from(on: date, today: date) -> date:
+    """The day a repeating rung's series counts on from once an occurrence is sent (or skipped) ``today``.
+
+    Sent late after downtime, the occurrence stands for every one missed: the
+    next is ``repeat`` working days after today, not after its planned day, so
+    the recipient gets one report now rather than one per sweep until the
+    series catches up.
+    """
+    return max(on, today)
+
+
+@dataclass(frozen=True)
+class Supersession:
+    """Why a message planned for an earlier day is not sent late."""
+
+    by: str | None  # the later rung already due that says it instead; None: the due date itself has passed
+    since: date  # the day that rung fell due (or the due date)
+
+
+def superseded(rung: str, on: date, *, due: date, ladder: Sequence[RungDef], today: date,
+               calendar: WorkCalendar) -> Supersession | None:
+    """Whether the ``rung`` planned for ``on`` has been superseded by ``today``, and by what; None: send it.
+
+    Only a message late on ``today`` can be: one on its own day never is. Then
+    - a reminder or due-soon is not sent after the due date (its text speaks of a deadline ahead);
+    - a rung of the lead chain is not sent once a higher one fell due after it (``on`` < its day ≤ ``today``):
+      no reminder once the due-soon is due, no overdue once the escalation is.
+    A repeating rung is never superseded by its own later occurrences: it goes out once and resumes from
+    today (``resume_from``). ``due`` is the assignment's due date, already on a working day.
+    """
+    if on >= today or rung not in LEAD_CHAIN:
+        return None
+    if rung in BEFORE_DUE and today > due:
+        return Supersession(None, due)
+    found: Supersession | None = None
+    for other in ladder:
+        if other.offset == "launch" or other.rung not in LEAD_CHAIN or _rank(other.rung) <= _rank(rung):
+            continue
+        day = calendar.add_working_days(calendar.roll_forward(due), other.offset)
+        while other.repeat and day <= on:
+            day = calendar.add_working_days(day, other.repeat)
+        if on < day <= today and (found is None or _rank(other.rung) > _rank(found.by)):
+            found = Supersession(other.rung, day)
+    return found
+
+
+def _rank(rung: str | None) -> int:
+    return LEAD_CHAIN.index(rung) if rung in LEAD_CHAIN else -1
 
 
 def _planned(rung: RungDef, on: date, due_at: datetime) -> PlannedRung:

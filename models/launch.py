@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlmodel import Session, select
 
 from models.definition import RegistryDef
+from models.deliveries import Requeued, requeue
 from models.errors import DuplicateDirective
 from models.loader import Loaded
 from models.naming import slugify
@@ -25,16 +26,37 @@ class Launched:
     moved: list[tuple[str, date, date]]  # (key, stated due, effective due) where a day off moved it
 
 
-def upsert_registry(session: Session, *, registry: RegistryDef, source: str, now: datetime) -> int:
-    """Insert or update the registry and its agencies; returns how many agencies were written."""
+@dataclass
+class Reloaded:
+    count: int  # agencies written
+    changed: dict[str, dict[str, str]] = field(default_factory=dict)  # code -> {old address: new address}
+    requeued: list[Requeued] = field(default_factory=list)
+
+
+def upsert_registry(session: Session, *, registry: RegistryDef, source: str, now: datetime,
+                    actor: str = "coordinator") -> Reloaded:
+    """Insert or update the registry and its agencies.
+
+    An agency whose address (its own, or its head's) changed gets its failed
+    deliveries to the old address re-queued: correcting an address is how a
+    coordinator answers "không gửi được", and the messages then go to the new one.
+    """
     row = session.get(Registry, registry.registry) or Registry(name=registry.registry, title=registry.title)
     row.title = registry.title
     row.provincial_office = registry.provincial_office
     row.source = source
     row.loaded_at = now
     session.add(row)
+    result = Reloaded(count=len(registry.agencies))
     for item in registry.agencies:
-        agency = session.get(Agency, item.code) or Agency(code=item.code, registry_name=registry.registry)
+        agency = session.get(Agency, item.code)
+        if agency is not None:
+            moved = {old: new for old, new in ((agency.email, str(item.email)), (agency.head_email, str(item.head.email)))
+                     if old.lower() != new.lower()}
+            if moved:
+                result.changed[item.code] = moved
+        else:
+            agency = Agency(code=item.code, registry_name=registry.registry)
         agency.registry_name = registry.registry
         agency.name = item.name
         agency.short_names = list(item.short_names)
@@ -45,7 +67,11 @@ def upsert_registry(session: Session, *, registry: RegistryDef, source: str, now
         agency.head_email = str(item.head.email)
         session.add(agency)
     session.flush()
-    return len(registry.agencies)
+    for code, moved in result.changed.items():
+        result.requeued += requeue(session, now=now, actor=actor, addresses=set(moved), reason={
+            "reason": "address", "agency": code, "agency_name": session.get(Agency, code).name,
+            "from": list(moved), "to": list(moved.values())})
+    return result
 
 
 def launch_directive(
@@ -62,7 +88,7 @@ def launch_directive(
             f"văn bản số {spec.number} đã được khởi tạo ({existing.slug}, "
             f"{existing.launched_at.astimezone(rules.tz):%d/%m/%Y %H:%M}); không khởi tạo lại"
         )
-    upsert_registry(session, registry=loaded.registry, source=loaded.registry_source, now=now)
+    upsert_registry(session, registry=loaded.registry, source=loaded.registry_source, now=now, actor=actor)
 
     directive = Directive(
         slug=slug,

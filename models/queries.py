@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import case
 from sqlmodel import Session, select
 
+from models.deliveries import failures
 from models.errors import NotFound
 from models.status import LABELS, standing
 from models.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Notification
@@ -76,6 +78,8 @@ class StatusRow:
     colour: str
     milestone: bool
     depends_on: list[str]
+    # Who a message about this assignment did not reach (refused for good): agency, role, address, error, rung, on.
+    unreachable: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status_label(self) -> str:
@@ -98,6 +102,7 @@ def status_rows(session: Session, *, directive: Directive, now: datetime, rules:
     today = rules.today(now)
     assignments = assignments_of(session, directive)
     roles = agencies_of(session, [a.id for a in assignments])
+    unreachable = unreachable_of(session, directive, roles)
     rows = []
     for a in assignments:
         s = standing(status=a.status, due=a.due, done_on=a.done_on, today=today, calendar=rules.calendar)
@@ -118,9 +123,41 @@ def status_rows(session: Session, *, directive: Directive, now: datetime, rules:
                 colour=s.colour,
                 milestone=a.milestone,
                 depends_on=list(a.depends_on),
+                unreachable=unreachable.get(a.id, []),
             )
         )
     return rows
+
+
+def unreachable_of(session: Session, directive: Directive,
+                   roles: dict[int, dict[str, list[str]]]) -> dict[int, list[dict[str, Any]]]:
+    """Per assignment, each address that a failed row about it did not reach, oldest failure first.
+
+    Read from the failed rows only: once re-queued and delivered (a corrected
+    address, `dondoc outbox retry`), the agency is no longer shown unreachable.
+    """
+    failed = session.exec(
+        select(Notification.assignment_id, Notification.rung, Notification.on, Notification.recipients)
+        .where(Notification.directive_id == directive.id, Notification.state == "failed",
+               Notification.assignment_id.is_not(None))
+        .order_by(Notification.due_at, Notification.id)
+    ).all()
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    seen: set[tuple[int, str]] = set()
+    for assignment_id, rung, on, recipients in failed:
+        mine = roles.get(assignment_id, {"lead": [], "supporting": []})
+        for failure in failures(recipients):
+            if (assignment_id, failure["address"].lower()) in seen:
+                continue
+            seen.add((assignment_id, failure["address"].lower()))
+            agency = failure.get("agency")
+            if failure.get("head"):
+                role = "lead-head" if agency in mine["lead"] else "head"
+            else:
+                role = "lead" if agency in mine["lead"] else "supporting" if agency in mine["supporting"] else "other"
+            out[assignment_id].append({"agency": agency, "role": role, "address": failure["address"],
+                                       "error": failure.get("error", ""), "rung": rung, "on": on.isoformat()})
+    return out
 
 
 def events_of(session: Session, *, directive: Directive, assignment: Assignment | None = None) -> list[tuple[Event, str | None]]:

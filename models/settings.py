@@ -78,7 +78,10 @@ class Settings(BaseSettings):
         description="A dispatcher's claim on its batch lasts this long on the wall clock and is renewed every quarter "
                     "of it while the batch is in flight; a claim left to lapse (a crashed dispatcher) is taken again.",
     )
-    max_attempts: int = Field(default=30, ge=1, description="Transient failures tolerated before a row is failed.")
+    retry_hours: float = Field(
+        default=96, gt=0, le=24 * 60,
+        description="Hours a message is retried after transient failures, from its first attempt; then it fails.",
+    )
     artifacts_per_sweep: int = Field(
         default=1000, ge=1, description="Status artifacts a sweep refreshes at most; the next sweeps do the rest."
     )

@@ -128,6 +128,8 @@ class Notification(SQLModel, table=True):
     state: str = Field(default="pending", max_length=16)  # pending | sending | sent | failed | cancelled
     attempts: int = 0
     next_attempt_at: datetime | None = _instant(default=None)
+    # The attempt that opened the retry window (models/retry.py); cleared when the row is re-queued.
+    first_attempt_at: datetime | None = _instant(default=None)
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_at: datetime | None = _instant(default=None)
     sent_at: datetime | None = _instant(default=None)

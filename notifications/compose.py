@@ -36,8 +36,10 @@ def _addresses(people: list[Person]) -> str:
 class _OneLine:
     """A header value the compat32 policy writes as is, unfolded.
 
-    A lead agency's Message-ID is long enough that the policy would fold it onto
-    a continuation line, and parsers then read it back with a leading space.
+    An identifier (a Message-ID, a long slug or key in an X-Dondoc header) has no
+    space to fold at, so the policy would move it whole onto a continuation line,
+    and parsers then read it back with a leading space. Such values are ASCII and
+    far below the 998-character line limit (keys are at most 255 characters).
     """
 
     def __init__(self, value: str):
@@ -48,19 +50,27 @@ class _OneLine:
 
 
 def _text(body: str, subtype: str) -> MIMEText:
-    return MIMEText(body, subtype, _UTF8_QP)
+    part = MIMEText(body, subtype, _UTF8_QP)
+    del part["MIME-Version"]  # compat32 gives every part one; it belongs once, at the top of the message
+    return part
+
+
+def _multipart(subtype: str) -> MIMEMultipart:
+    part = MIMEMultipart(subtype)
+    del part["MIME-Version"]
+    return part
 
 
 def compose(prepared: Prepared, envelope: Envelope, *, mail_from: str, sender_name: str, now: datetime,
             domain: str) -> bytes:
     """One envelope of the row as sent: multipart/alternative text and HTML, plus the .ics for notices and reminders."""
     subject, text, html = render(prepared.template, {**prepared.context, **envelope.context})
-    body = MIMEMultipart("alternative")
+    body = _multipart("alternative")
     body.attach(_text(text, "plain"))
     body.attach(_text(html, "html"))
     msg = body
     if prepared.calendar:
-        msg = MIMEMultipart("mixed")
+        msg = _multipart("mixed")
         msg.attach(body)
         ics = _text(due_date_calendar(prepared.calendar, now=now, domain=domain).decode("utf-8"), "calendar")
         ics.set_param("method", "PUBLISH")
@@ -77,9 +87,9 @@ def compose(prepared: Prepared, envelope: Envelope, *, mail_from: str, sender_na
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = _OneLine(one_line(envelope.message_id))
     msg["Auto-Submitted"] = "auto-generated"
-    msg["MIME-Version"] = "1.0"
-    msg["X-Dondoc-Directive"] = prepared.slug
+    msg["MIME-Version"] = "1.0"  # once: the parts above were built without theirs
+    msg["X-Dondoc-Directive"] = _OneLine(one_line(prepared.slug))
     if prepared.assignment_key:
-        msg["X-Dondoc-Assignment"] = prepared.assignment_key
-    msg["X-Dondoc-Rung"] = prepared.rung
+        msg["X-Dondoc-Assignment"] = _OneLine(one_line(prepared.assignment_key))
+    msg["X-Dondoc-Rung"] = _OneLine(one_line(prepared.rung))
     return msg.as_bytes(policy=WIRE_POLICY)

@@ -10,14 +10,15 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from models.deliveries import failures
 from models.extensions import pending_requests
 from models.queries import agencies_of, agency_map, status_rows
 from models.status import FLAG_LABELS, LABELS, OPEN, standing, tally
 from models.tables import Assignment, AssignmentAgency, Directive, Event, ExtensionRequest, Notification, Registry
 from models.timerules import TimeRules
-from notifications.envelopes import Envelope, settled, split
+from notifications.envelopes import Envelope, earlier, split
 from notifications.recipients import Person, Scope, resolve, split_to_cc
-from notifications.wording import RUNG_LABELS, honorific
+from notifications.wording import RUNG_LABELS, honorific, steps_taken
 
 # (directive, assignment, lead agency code, now) -> {"page": url, "expires": date}
 LinkMaker = Callable[[Directive, Assignment, str, datetime], dict[str, Any]]
@@ -39,12 +40,12 @@ class Prepared:
     context: dict[str, Any] = field(default_factory=dict)
     calendar: dict[str, Any] | None = None  # due-date data for the .ics attachment
     envelopes: list[Envelope] = field(default_factory=list)  # the messages it goes out as
-    settled: dict[str, dict[str, Any]] = field(default_factory=dict)  # envelopes done in earlier attempts
+    settled: dict[str, dict[str, Any]] = field(default_factory=dict)  # every envelope's record from earlier attempts
 
     @property
     def owed(self) -> list[Envelope]:
         """The envelopes this attempt sends."""
-        return [e for e in self.envelopes if e.message_id not in self.settled]
+        return [e for e in self.envelopes if e.owed]
 
 
 class BatchContext:
@@ -70,6 +71,14 @@ class BatchContext:
             ).all()
             for row in sent:
                 self.history[row.assignment_id].append(row)
+        # Rows of this batch about one assignment leave in order (dispatch), so a row's text may count those
+        # before it as sent today: caught up after downtime, the escalation goes just before the report-up.
+        self.before: dict[int, list[Notification]] = {}
+        going: dict[int, list[Notification]] = defaultdict(list)
+        for row in rows:
+            if row.assignment_id:
+                self.before[row.id] = list(going[row.assignment_id])
+                going[row.assignment_id].append(row)
         self._participants: dict[int, tuple[str, ...]] = {}
 
     def prepare(self, row: Notification) -> Prepared:
@@ -84,6 +93,7 @@ class BatchContext:
             participants=self.participants(directive) if "participants" in row.to_audience + row.cc_audience else (),
         )
         to, cc = split_to_cc(resolve(row.to_audience, scope, self.agencies), resolve(row.cc_audience, scope, self.agencies))
+        history = self.sent_before(row)
         context = {
             "directive": self.directive_view(directive),
             "assignment": self.assignment_view(assignment, roles) if assignment else None,
@@ -91,13 +101,14 @@ class BatchContext:
             "you": _you(to),
             "today": self.today,
             "signature": self.signature(directive),
-            "history": [{"label": RUNG_LABELS.get(h.rung, h.rung), "on": h.on}
-                        for h in self.history.get(row.assignment_id, []) if h.id != row.id],
+            "history": [{"label": RUNG_LABELS.get(h.rung, h.rung), "on": on} for h, on in history],
+            "steps": steps_taken(h.rung for h, _ in history),
             "link": None,  # set only in the message to the one lead agency it belongs to
             "copy": None,  # in the copy: the lead agencies that received their own link
         }
         # Each lead agency's message is a letter to it alone; only that message carries its link.
-        envelopes = split(to, cc, leads=roles["lead"], key=row.key, message_id=row.message_id)
+        previous = earlier(row.recipients)
+        envelopes = split(to, cc, leads=roles["lead"], key=row.key, message_id=row.message_id, earlier=previous)
         linked = bool(assignment and self.links and assignment.status in OPEN)
         mine = [e for e in envelopes if e.lead]
         for envelope in mine:
@@ -127,7 +138,13 @@ class BatchContext:
                         "sequence": self.extensions(assignment)}
         return Prepared(row_id=row.id, message_id=row.message_id, key=row.key, rung=row.rung, template=row.template,
                         slug=directive.slug, assignment_key=assignment.key if assignment else None, to=to, cc=cc,
-                        context=context, calendar=calendar, envelopes=envelopes, settled=settled(row.recipients))
+                        context=context, calendar=calendar, envelopes=envelopes, settled=previous)
+
+    def sent_before(self, row: Notification) -> list[tuple[Notification, date]]:
+        """What the assignment was sent before this row, each with the day it was sent (not the day planned)."""
+        sent = [(h, h.sent_at.astimezone(self.rules.tz).date() if h.sent_at else h.on)
+                for h in self.history.get(row.assignment_id, []) if h.id != row.id]
+        return sent + [(h, self.today) for h in self.before.get(row.id, [])]
 
     def participants(self, directive: Directive) -> tuple[str, ...]:
         if directive.id not in self._participants:
@@ -192,21 +209,34 @@ class BatchContext:
             .where(Event.directive_id == directive.id, Event.at > since, Event.at <= self.now)
             .order_by(Event.at, Event.id)
         ).all()
-        failures = self.session.exec(
+        failed_rows = self.session.exec(
             select(Notification, Assignment.key)
             .join(Assignment, Notification.assignment_id == Assignment.id, isouter=True)
             .where(Notification.directive_id == directive.id, Notification.state == "failed")
+            .order_by(Notification.due_at, Notification.id)
         ).all()
         return {
             "counts": tally([r["flag"] for r in rows]),
             "rows": rows,
             "changes": [{"at": f"{e.at.astimezone(self.rules.tz):%d/%m %H:%M}", "actor": e.actor,
                          "text": describe_event(e, key)} for e, key in events],
-            "failures": [{"rung": RUNG_LABELS.get(n.rung, n.rung), "key": key or "-", "error": n.last_error or ""}
-                         for n, key in failures],
+            "failures": [{"rung": RUNG_LABELS.get(n.rung, n.rung), "key": key or "-", "error": self.undelivered(n)}
+                         for n, key in failed_rows],
             "requests": [{"key": r.key, "agency": self.name(r.agency), "until": r.until, "reason": r.reason}
                          for r in pending_requests(self.session, directive_id=directive.id)],
         }
+
+    def undelivered(self, row: Notification) -> str:
+        """Who a failed row did not reach, by name and address, with the server's reply."""
+        found = failures(row.recipients)
+        if not found:
+            return row.last_error or ""
+        parts = []
+        for f in found:
+            agency = self.agencies.get(f.get("agency") or "")
+            name = (agency.head_title if f.get("head") else agency.name) if agency else ""
+            parts.append(f"{name} <{f['address']}>: {f.get('error', '')}" if name else f"{f['address']}: {f.get('error', '')}")
+        return "; ".join(dict.fromkeys(parts))
 
     def closing(self, directive: Directive) -> dict[str, Any]:
         event = self.session.exec(
@@ -239,6 +269,12 @@ def describe_event(event: Event, key: str | None) -> str:
         return f"{subject}đề nghị gia hạn đến {_dmy_iso(p.get('until'))} ({p.get('reason', '')})"
     if event.kind == "extension_rejected":
         return f"{subject}không đồng ý gia hạn ({p.get('reason', '')})"
+    if event.kind == "requeued":
+        again = f"đưa lại {p.get('count', 0)} thư không gửi được vào hàng chờ gửi"
+        if p.get("reason") == "address":
+            moved = ", ".join(f"{old} → {new}" for old, new in zip(p.get("from", []), p.get("to", [])))
+            return f"sửa địa chỉ thư của {p.get('agency_name') or p.get('agency', '')} ({moved}); {again}"
+        return f"{again} (dondoc outbox retry)"
     return f"{subject}{event.kind}"
 
 

@@ -220,7 +220,8 @@ def _record(engine, chunk: list[tuple[Prepared, list[tuple[Envelope, Outcome]]]]
             if worker and (row.state != "sending" or row.claimed_by != worker):
                 continue  # our lease lapsed and another dispatcher took the row over: its outcome is that one's
             if not prepared.envelopes:
-                result.counts[outbox.mark_failed(session, row, error="không xác định được người nhận")] += 1
+                result.counts[outbox.mark_failed(session, row, error="không xác định được người nhận", rules=rules,
+                                                 domain=domain, now=now)] += 1
                 continue
             settled = settle(prepared.envelopes, prepared.settled, results)
             recipients = {"to": [p.email for p in prepared.to], "cc": [p.email for p in prepared.cc],
@@ -237,11 +238,12 @@ def _record(engine, chunk: list[tuple[Prepared, list[tuple[Envelope, Outcome]]]]
                                         "cc": [p.email for p in envelope.cc], "message_id": envelope.message_id,
                                         "lead": envelope.lead})
             if settled.state == "sent":
-                outbox.mark_sent(session, row, now=now, recipients=recipients, rules=rules, domain=domain,
-                                 note=settled.note)
+                outbox.mark_sent(session, row, now=now, recipients=recipients, rules=rules, domain=domain)
                 result.counts["sent"] += 1
             elif settled.state == "failed":
-                result.counts[outbox.mark_failed(session, row, error=settled.error or "", recipients=recipients)] += 1
+                result.counts[outbox.mark_failed(session, row, error=settled.error or "", recipients=recipients,
+                                                 rules=rules, domain=domain, now=now)] += 1
             else:
                 result.counts[outbox.mark_retry(session, row, now=now, error=settled.error or "",
-                                                max_attempts=settings.max_attempts, recipients=recipients)] += 1
+                                                retry_hours=settings.retry_hours, recipients=recipients,
+                                                rules=rules, domain=domain)] += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from datetime import date
 
 from models.textcheck import shown
@@ -50,6 +51,20 @@ def honorific(name: str) -> str:
 def one_line(text: str) -> str:
     """Text safe for a mail header: no CR, LF or other line breaks, spaces folded."""
     return " ".join(str(text).split())
+
+
+def steps_taken(rungs: Iterable[str]) -> str:
+    """What the issuer has done about the deadline, from the rungs already sent, for a sentence that claims it.
+
+    ``đã nhắc hạn, đôn đốc và báo cáo Thủ trưởng đơn vị chủ trì``; empty when
+    only the notice went out (after downtime, the steps in between were skipped).
+    """
+    sent = set(rungs)
+    steps = [words for words, by in (("nhắc hạn", {"reminder", "due-soon"}), ("đôn đốc", {"overdue"}),
+                                     ("báo cáo Thủ trưởng đơn vị chủ trì", {"escalation"})) if sent & by]
+    if not steps:
+        return ""
+    return "đã " + (steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + " và " + steps[-1])
 
 
 RUNG_LABELS = {

@@ -17,13 +17,14 @@ from notifications.links import ReplyLinks
 
 @task(name="prepare-sweep")
 def prepare_sweep(now: datetime) -> dict:
-    """Cancel rows that must not go out and plan today's digests."""
+    """Cancel rows that must not go out, skip those a later rung superseded (catching up), plan today's digests."""
     settings = get_settings()
     rules = TimeRules.from_settings(settings)
     with transaction(settings) as session:
         cancelled = outbox.tidy(session, now=now)
+        skipped = outbox.skip_superseded(session, now=now, rules=rules)
         digests = plan_digests(session, now=now, rules=rules, domain=mail_domain(settings.mail_from))
-    return {"cancelled": cancelled, "digests": digests}
+    return {"cancelled": cancelled, "skipped": skipped, "digests": digests}
 
 
 @task(name="dispatch-batch")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from notifications.envelopes import Envelope, settle, settled, split
+from models.deliveries import delivered, failures, reopen
+from notifications.envelopes import Envelope, earlier, settle, settled, split
 from notifications.recipients import Person
 from notifications.smtp import Outcome
 
@@ -50,7 +51,9 @@ def three() -> list[Envelope]:
 def test_the_row_is_sent_once_every_envelope_is():
     envelopes = three()
     result = settle(envelopes, {}, [(e, Outcome("sent")) for e in envelopes])
-    assert result.state == "sent" and result.error is None and result.note is None
+    assert result.state == "sent" and result.error is None and result.refused == {}
+    assert [(r["delivered"], r["failed"]) for r in result.envelopes] == [([SCT.email], []), ([BQL.email], []),
+                                                                        ([KCN.email], [])]
     assert [(r["lead"], r["state"], r["to"]) for r in result.envelopes] == [
         ("sct", "sent", ["sct@longan.example.com"]), ("bqlkkt", "sent", ["bqlkkt@longan.example.com"]),
         (None, "sent", ["kcn-investors@longan.example.com"])]
@@ -82,11 +85,61 @@ def test_a_permanent_refusal_fails_the_row_naming_the_address_and_waits_for_the_
     assert refused.error == "máy chủ thư từ chối người nhận: bqlkkt@longan.example.com: 550 no such user"
 
 
-def test_recipients_refused_in_a_message_that_went_out_are_noted():
+def test_a_recipient_refused_for_good_fails_that_delivery_though_the_message_reached_the_others():
     copy = split([VP], [SCT_HEAD], leads=[], key=KEY, message_id=ROW_ID)
-    result = settle(copy, {}, [(copy[0], Outcome("sent", refused={"giamdoc.sct@longan.example.com": "550 x"}))])
-    assert result.state == "sent" and result.refused == {"giamdoc.sct@longan.example.com": "550 x"}
-    assert result.note == "một số người nhận bị từ chối: giamdoc.sct@longan.example.com"
+    result = settle(copy, {}, [(copy[0], Outcome("sent", refused={SCT_HEAD.email: "550 x"}))])
+    assert result.state == "failed" and result.refused == {SCT_HEAD.email: "550 x"}
+    assert result.error == "giamdoc.sct@longan.example.com: 550 x"
+    (record,) = result.envelopes
+    assert record["state"] == "failed" and record["delivered"] == [VP.email]
+    assert record["failed"] == [{"address": SCT_HEAD.email, "agency": "sct", "head": True, "error": "550 x"}]
+
+    # The next attempt does not send it again; re-queued, it goes to the refused address alone.
+    again = split([VP], [SCT_HEAD], leads=[], key=KEY, message_id=ROW_ID, earlier=earlier({"envelopes": [record]}))
+    assert not again[0].owed
+    reopened = reopen({"envelopes": [record]})
+    again = split([VP], [SCT_HEAD], leads=[], key=KEY, message_id=ROW_ID, earlier=earlier(reopened))
+    assert again[0].owed and again[0].addresses == [SCT_HEAD.email]
+    done = settle(again, earlier(reopened), [(again[0], Outcome("sent"))])
+    assert done.state == "sent" and done.envelopes[0]["delivered"] == [VP.email, SCT_HEAD.email]
+
+
+def test_a_4xx_for_one_recipient_waits_and_the_next_attempt_sends_to_that_one_only():
+    copy = split([VP, KCN], [], leads=[], key=KEY, message_id=ROW_ID)
+    first = settle(copy, {}, [(copy[0], Outcome("sent", refused={KCN.email: "451 later"}))])
+    assert first.state == "retry" and first.error == "kcn-investors@longan.example.com: 451 later"
+    again = split([VP, KCN], [], leads=[], key=KEY, message_id=ROW_ID, earlier=earlier({"envelopes": first.envelopes}))
+    assert again[0].owed and again[0].addresses == [KCN.email]
+
+
+def test_a_mixed_refusal_fails_the_5xx_at_once_and_retries_the_4xx():
+    copy = split([VP, KCN], [], leads=[], key=KEY, message_id=ROW_ID)
+    refused = {VP.email: "550 no such user", KCN.email: "452 mailbox full"}
+    first = settle(copy, {}, [(copy[0], Outcome("retry", "máy chủ thư từ chối người nhận", refused))])
+    assert first.state == "retry" and [f["address"] for f in first.envelopes[0]["failed"]] == [VP.email]
+    again = split([VP, KCN], [], leads=[], key=KEY, message_id=ROW_ID, earlier=earlier({"envelopes": first.envelopes}))
+    assert again[0].addresses == [KCN.email]
+    last = settle(again, earlier({"envelopes": first.envelopes}), [(again[0], Outcome("sent"))])
+    assert last.state == "failed" and last.error == "vanphong.ubnd@longan.example.com: 550 no such user"
+
+
+def test_re_queuing_by_address_leaves_the_other_failed_deliveries_failed():
+    copy = split([VP, KCN], [SCT_HEAD], leads=[], key=KEY, message_id=ROW_ID)
+    result = settle(copy, {}, [(copy[0], Outcome("failed", "x", {VP.email: "550 a", KCN.email: "550 b",
+                                                                 SCT_HEAD.email: "550 c"}))])
+    recipients = {"envelopes": result.envelopes}
+    assert [f["address"] for f in failures(recipients)] == [VP.email, KCN.email, SCT_HEAD.email]
+    assert reopen(recipients, addresses={"nobody@longan.example.com"}) is None
+    reopened = reopen(recipients, addresses={KCN.email.upper()})
+    assert [f["address"] for f in reopened["envelopes"][0]["failed"]] == [VP.email, SCT_HEAD.email]
+    assert recipients["envelopes"][0]["state"] == "failed"  # the row's own record is not changed in place
+    moved = Person(KCN.name, "vanthu.kcn@longan.example.com", "kcn-investors")  # the corrected address
+    again = split([VP, moved], [SCT_HEAD], leads=[], key=KEY, message_id=ROW_ID, earlier=earlier(reopened))
+    assert again[0].addresses == [moved.email]
+    done = settle(again, earlier(reopened), [(again[0], Outcome("sent"))])
+    assert done.state == "failed" and [f["address"] for f in failures({"envelopes": done.envelopes})] == [
+        VP.email, SCT_HEAD.email]
+    assert delivered({"envelopes": done.envelopes}) == 1
 
 
 def test_the_campaign_check_itself_catches_a_link_in_another_agency_s_mailbox():
