@@ -27,7 +27,8 @@ class Faults:
 
     data_replies: list[str] = field(default_factory=list)  # consumed one per DATA, e.g. "421 try later"
     refuse: dict[str, str] = field(default_factory=dict)  # recipient → reply, e.g. "550 no such user"
-    delay: float = 0.0  # seconds to wait before answering DATA
+    delay: float = 0.0  # seconds to wait before answering DATA (a tarpit, when longer than the client's timeout)
+    slow: float = 0.0  # seconds to wait before answering MAIL, RCPT and DATA: a server that drips each reply
 
 
 class MaildirHandler:
@@ -41,8 +42,19 @@ class MaildirHandler:
         self.received = 0
         self.arrivals: list[str] = []  # Message-IDs in the order they were accepted
         self.envelopes: list[list[str]] = []  # the accepted RCPT TO addresses of each arrival, in the same order
+        self.attempts = 0  # messages begun (MAIL FROM), accepted or not
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.attempts += 1
+        if self.faults.slow:
+            await asyncio.sleep(self.faults.slow)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.faults.slow:
+            await asyncio.sleep(self.faults.slow)
         reply = self.faults.refuse.get(address.lower())
         if reply:
             return reply
@@ -50,8 +62,8 @@ class MaildirHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if self.faults.delay:
-            await asyncio.sleep(self.faults.delay)
+        if self.faults.delay or self.faults.slow:
+            await asyncio.sleep(self.faults.delay or self.faults.slow)
         if self.faults.data_replies:
             return self.faults.data_replies.pop(0)
         content = envelope.original_content or envelope.content

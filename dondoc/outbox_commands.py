@@ -50,6 +50,9 @@ def sweep(now: NowOption = None, as_json: JsonOption = False) -> None:
               f"Chờ gửi lại: {result['retrying']}")
     if result["failed"]:
         err.print("Xem thư lỗi: dondoc outbox --state failed")
+    if result["smtp_unavailable"]:
+        err.print(shown(f"Máy chủ thư không sẵn sàng ({result['smtp_unavailable']}); các thư còn lại sẽ được gửi "
+                        "ở lượt quét sau."), markup=False)
 
 
 class ListingGroup(TyperGroup):

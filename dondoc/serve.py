@@ -23,10 +23,30 @@ from models.textcheck import shown
 # run one `dondoc serve` per database.
 JOB_TABLE = "apscheduler_jobs"
 
+# One sweep at a time in this process: the start-up sweep, the interval and the 08:00 job share this lock.
+# APScheduler's max_instances keeps one job from overlapping itself, not the three from overlapping each other.
+# (Sweeps of other processes are kept apart by the outbox's lease.)
+SWEEPING = threading.Lock()
+
 
 def sweep_job() -> None:
-    """One sweep on the real clock; referenced by the job store as ``dondoc.serve:sweep_job``."""
+    """One sweep on the real clock; referenced by the job store as ``dondoc.serve:sweep_job``.
+
+    A tick that finds a sweep still running is skipped with a line, not queued: the running sweep sends
+    whatever the skipped one would have.
+    """
     from dondoc.app import err
+
+    if not SWEEPING.acquire(blocking=False):
+        err.print("Bỏ qua lượt quét: lượt quét trước chưa xong.", markup=False)
+        return
+    try:
+        _sweep(err)
+    finally:
+        SWEEPING.release()
+
+
+def _sweep(err) -> None:
     from flows.sweep import escalation_sweep
 
     try:
@@ -36,6 +56,9 @@ def sweep_job() -> None:
         return
     err.print(f"Quét: gửi {result['sent']} thông báo ({result['delivered']} thư), lỗi {result['failed']}, "
               f"chờ gửi lại {result['retrying']}.", markup=False)
+    if result["smtp_unavailable"]:
+        err.print(shown(f"Máy chủ thư không sẵn sàng ({result['smtp_unavailable']}); các thư còn lại chờ lượt quét sau."),
+                  markup=False)
 
 
 def build_scheduler(settings: Settings) -> BackgroundScheduler:

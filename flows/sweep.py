@@ -29,14 +29,15 @@ def sweep_once(now: datetime, collect: bool = False) -> dict:
         counts.update(result["counts"])
         delivered += result["delivered"]
         sent.extend(result["sent"])
-        if result["claimed"] < result["limit"]:
-            break
+        if result["claimed"] < result["limit"] or result["unavailable"]:
+            break  # nothing more is due, or the mail server is down: the next batches wait for the next sweep
     published = publish_statuses(now)
     return {
         "sent": counts.get("sent", 0),
         "failed": counts.get("failed", 0),
         "retrying": counts.get("retrying", 0),
         "delivered": delivered,  # messages: a row addressed to lead agencies goes out as one per lead, plus a copy
+        "smtp_unavailable": result["unavailable"],  # why the sweep stopped early, if it did
         "batches": batches,
         "digests_planned": prepared["digests"],
         "cancelled": prepared["cancelled"],

@@ -73,8 +73,10 @@ class Settings(BaseSettings):
 
     sweep_minutes: int = Field(default=15, ge=1, le=1440)
     batch_size: int = Field(default=500, ge=1, le=10000, description="Notifications claimed per dispatch task.")
-    claim_timeout_seconds: int = Field(
-        default=600, ge=10, description="A claim older than this is taken to belong to a dead dispatcher."
+    claim_lease_seconds: int = Field(
+        default=60, ge=2, le=3600,
+        description="A dispatcher's claim on its batch lasts this long on the wall clock and is renewed every quarter "
+                    "of it while the batch is in flight; a claim left to lapse (a crashed dispatcher) is taken again.",
     )
     retry_hours: float = Field(
         default=96, gt=0, le=24 * 60,

@@ -10,8 +10,12 @@ Two dispatchers never claim the same row:
   statement, and SQLite runs one write transaction at a time, so the second
   dispatcher's statement sees the rows already marked ``sending``.
 
-A claim older than the claim timeout belongs to a dispatcher that died; its
-rows are claimed again and re-sent with the same Message-ID.
+A claim is a lease on the wall clock, not on the sweep's ``now`` (which may be
+a rehearsal's past date, or a later sweep's): ``claimed_at`` is when it was
+taken or last renewed, and the dispatcher renews it while its batch is in
+flight (notifications/dispatch.py). A lease left to lapse belongs to a
+dispatcher that died; its rows are claimed again and re-sent with the same
+Message-ID.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ from models.timerules import TimeRules
 from notifications.wording import RUNG_LABELS, dmy
 
 
-def _eligible(now: datetime, claim_timeout: int):
-    stale_before = now - timedelta(seconds=claim_timeout)
+def _eligible(now: datetime, stamp: datetime, lease: int):
+    stale_before = stamp - timedelta(seconds=lease)
     return or_(
         and_(
             Notification.state == "pending",
@@ -67,11 +71,15 @@ def tidy(session: Session, *, now: datetime) -> int:
     return result.rowcount or 0
 
 
-def claim(session: Session, *, now: datetime, limit: int, worker: str, claim_timeout: int) -> list[int]:
-    """Mark up to ``limit`` due rows as being sent by ``worker``; oldest first."""
+def claim(session: Session, *, now: datetime, limit: int, worker: str, stamp: datetime, lease: int) -> list[int]:
+    """Mark up to ``limit`` rows due by ``now`` as being sent by ``worker``; oldest first.
+
+    ``stamp`` is the wall clock: the lease starts then, and a row whose lease
+    lapsed ``lease`` seconds before it is taken over.
+    """
     candidates = (
         sa_select(Notification.id)
-        .where(_eligible(now, claim_timeout))
+        .where(_eligible(now, stamp, lease))
         .order_by(Notification.due_at, Notification.id)
         .limit(limit)
     )
@@ -80,11 +88,23 @@ def claim(session: Session, *, now: datetime, limit: int, worker: str, claim_tim
     statement = (
         update(Notification)
         .where(Notification.id.in_(candidates.scalar_subquery()))
-        .values(state="sending", claimed_by=worker, claimed_at=now, attempts=Notification.attempts + 1)
+        .values(state="sending", claimed_by=worker, claimed_at=stamp, attempts=Notification.attempts + 1)
         .returning(Notification.id)
         .execution_options(synchronize_session=False)
     )
     return sorted(session.exec(statement).scalars().all())
+
+
+def renew(session: Session, *, worker: str, stamp: datetime) -> set[int]:
+    """Renew ``worker``'s lease on the rows it still holds; returns their ids (a row missing was taken over)."""
+    statement = (
+        update(Notification)
+        .where(Notification.state == "sending", Notification.claimed_by == worker)
+        .values(claimed_at=stamp)
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(session.exec(statement).scalars().all())
 
 
 def load(session: Session, ids: list[int]) -> list[Notification]:

@@ -76,6 +76,7 @@ def test_a_dispatcher_killed_mid_batch_loses_nothing_and_resends_with_the_same_m
     launch_seed()
     plan_due_rows("2550-stttt-bctt", 60, LAUNCH)  # 300 more due messages
     smtp.faults.delay = 0.03
+    subprocess_env = {**subprocess_env, "DONDOC_CLAIM_LEASE_SECONDS": "2"}  # the dead sweep's rows return in 2 s
     sweep = subprocess.Popen([sys.executable, "-m", "dondoc", "sweep", "--now", "2020-11-30T09:05+07:00"],
                              env=subprocess_env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
@@ -85,6 +86,7 @@ def test_a_dispatcher_killed_mid_batch_loses_nothing_and_resends_with_the_same_m
     sweep.wait(timeout=30)
     assert states()["sending"] > 0  # killed with rows claimed and not yet recorded
     smtp.faults.delay = 0
+    time.sleep(2)  # its lease lapses
     again = subprocess.run([sys.executable, "-m", "dondoc", "sweep", "--now", "2020-11-30T09:20+07:00", "--json"],
                            env=subprocess_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
@@ -156,6 +158,7 @@ def test_the_database_lost_during_a_sweep_is_a_clear_error_and_nothing_is_half_w
     proxy = Proxy(5432)
     via_proxy = database.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
     smtp.faults.delay = 0.02
+    subprocess_env = {**subprocess_env, "DONDOC_CLAIM_LEASE_SECONDS": "2"}  # the cut sweep's rows return in 2 s
     sweep = subprocess.Popen([sys.executable, "-m", "dondoc", "sweep", "--now", "2020-11-30T09:05+07:00"],
                              env={**subprocess_env, "DONDOC_DATABASE_URL": via_proxy}, cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -169,6 +172,7 @@ def test_the_database_lost_during_a_sweep_is_a_clear_error_and_nothing_is_half_w
     # Every row marked sent was delivered; the others are still owed and go out later, once.
     assert sent_ids() <= set(smtp.controller.handler.arrivals)
     smtp.faults.delay = 0
+    time.sleep(2)  # its lease lapses
     again = subprocess.run([sys.executable, "-m", "dondoc", "sweep", "--now", "2020-11-30T09:20+07:00"],
                            env=subprocess_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
