@@ -68,8 +68,9 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
         timezone=settings.tz,
         job_defaults={"coalesce": True, "max_instances": 1},
     )
-    # Interval ticks missed while stopped are covered by the start-up sweep, which sends every overdue
-    # row in order; so a late tick may simply run (no grace limit) but never piles up (coalesce).
+    # Interval ticks missed while stopped are covered by the start-up sweep, which sends the latest rung
+    # still true of each assignment, in order; so a late tick may simply run (no grace limit) but never
+    # piles up (coalesce).
     scheduler.add_job(sweep_job, IntervalTrigger(minutes=settings.sweep_minutes, timezone=settings.tz),
                       id="sweep-interval", name="quét định kỳ", replace_existing=True, misfire_grace_time=None)
     scheduler.add_job(sweep_job, CronTrigger(day_of_week="mon-fri", hour=8, minute=0, timezone=settings.tz),
