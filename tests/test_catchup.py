@@ -156,9 +156,9 @@ def test_two_days_down_sends_no_due_soon_after_the_due_date_and_the_overdue_tell
     listed = json.loads(shown.stdout)
     assert {(i["rung"], i["state"]) for i in listed} == {("due-soon", "skipped")} and len(listed) == 4
     assert all("đã quá thời hạn 31/12/2020" in i["error"] for i in listed)
-    from dondoc.app import out
-
-    monkeypatch.setattr(out, "width", 400)  # one line per row, so the reason reads whole
+    # One line per row, so the reason reads whole. (Through the environment: setting the shared console's width
+    # with monkeypatch would leave it at the width it read back, 80, for every later test.)
+    monkeypatch.setenv("COLUMNS", "400")
     table = CliRunner().invoke(app, ["outbox", SLUG, "--state", "skipped"], catch_exceptions=False)
     assert "bỏ qua (không gửi bù: đã quá thời hạn 31/12/2020" in table.stdout
 

@@ -35,10 +35,9 @@ def dondoc(*args: str):
 
 @pytest.fixture
 def wide(monkeypatch):
-    """A terminal wide enough that no table folds an address."""
-    from dondoc.app import out
-
-    monkeypatch.setattr(out, "width", 400)
+    """A terminal wide enough that no table folds an address (through the environment, which Rich reads at each
+    print: monkeypatching the shared console's width would leave it fixed at 80 for every later test)."""
+    monkeypatch.setenv("COLUMNS", "400")
 
 
 def row_of(key: str, rung: str = "notice") -> Notification:
