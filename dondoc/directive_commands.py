@@ -64,13 +64,9 @@ def expand_directive_paths(files: list[Path]) -> list[Path]:
 
 
 def _launch_one(file: Path, moment, by: str, settings, as_json: bool) -> None:
-    loaded = load_directive_file(file)
-    with rehearsal(settings) as session:
-        launch_directive_rows(session, loaded=loaded, now=moment, rules=TimeRules.from_settings(settings), actor=by)
-    prefect_quietly()
-    from flows.launch import launch_directive
+    from dondoc.actions import perform
 
-    result = launch_directive(path=str(file), now=moment, actor=by)
+    result = perform("launch_one", {"path": str(file.resolve()), "now": moment.isoformat(), "by": by})
     for moved in result["moved"]:
         err.print(f"Lưu ý: hạn của {safe(moved['key'])} ({moved['stated']}) rơi vào ngày nghỉ, chuyển sang {moved['due']}.")
     if as_json:
@@ -82,23 +78,20 @@ def _launch_one(file: Path, moment, by: str, settings, as_json: bool) -> None:
 
 
 def _launch_many(paths: list[Path], moment, by: str, as_json: bool) -> None:
-    prefect_quietly()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from flows.launch import launch_directives
-    from flows.runtime import progress_listener
+    from dondoc.actions import perform
 
     show = not as_json and sys.stderr.isatty()
     progress = Progress(TextColumn("Khởi tạo"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err, transient=True) if show else None
     task_id = progress.add_task("launch", total=len(paths)) if progress else None
-    token = progress_listener.set((lambda done, total: progress.update(task_id, completed=done)) if progress else None)
     try:
         if progress:
             progress.start()
-        result = launch_directives(paths=[str(p) for p in paths], now=moment, actor=by, label=f"{len(paths)} tệp")
+        result = perform("launch_many", {"paths": [str(p.resolve()) for p in paths], "now": moment.isoformat(), "by": by},
+                         progress=(lambda done, total: progress.update(task_id, completed=done)) if progress else None)
     finally:
-        progress_listener.reset(token)
         if progress:
             progress.stop()
     launched, refused = result["launched"], result["refused"]
@@ -163,14 +156,11 @@ def record(
     status_ = status_.value
     moment = parse_now(now, settings.tz)
     evidence_on = parse_date(evidence_date, "--evidence-date")
-    with rehearsal(settings) as session:
-        record_rows(session, slug=slug, key=key, status=status_, now=moment, rules=TimeRules.from_settings(settings),
-                    actor=by, evidence=evidence, evidence_on=evidence_on, note=note)
-    prefect_quietly()
-    from flows.record import record_update
+    from dondoc.actions import perform
 
-    result = record_update(slug=slug, key=key, status=status_, evidence=evidence, evidence_on=evidence_on,
-                           note=note, actor=by, now=moment)
+    result = perform("record", {"slug": slug, "key": key, "status": status_, "evidence": evidence,
+                                "evidence_on": evidence_on.isoformat() if evidence_on else None, "note": note,
+                                "by": by, "now": moment.isoformat()})
     err.print(f"Đã ghi nhận {safe(slug)}/{safe(key)}: {status_}.")
     if result["open_dependencies"]:
         err.print(f"[dark_orange]Cảnh báo:[/] mốc hoàn thành được ghi nhận khi các nhiệm vụ sau chưa xong: {safe(', '.join(result['open_dependencies']))}.")
@@ -198,13 +188,10 @@ def extend(
     new_due = parse_date(until, "--until")
     if reject and new_due is not None:
         raise typer.BadParameter("không dùng --until cùng --reject", param_hint="--until")
-    with rehearsal(settings) as session:
-        decide_rows(session, slug=slug, key=key, approve=not reject, reason=reason, until=new_due, now=moment,
-                    rules=TimeRules.from_settings(settings), actor=by)
-    prefect_quietly()
-    from flows.record import decide_extension
+    from dondoc.actions import perform
 
-    result = decide_extension(slug=slug, key=key, approve=not reject, reason=reason, until=new_due, actor=by, now=moment)
+    result = perform("extend", {"slug": slug, "key": key, "approve": not reject, "reason": reason,
+                                "until": new_due.isoformat() if new_due else None, "by": by, "now": moment.isoformat()})
     if result["approved"]:
         err.print(f"Đã gia hạn {safe(slug)}/{safe(key)}: {result['previous']} → {result['due']}; đã thông báo đơn vị chủ trì.")
     else:

@@ -39,12 +39,11 @@ def sweep(now: NowOption = None, as_json: JsonOption = False) -> None:
     """Quét hộp thư đi: gửi mọi thư đến hạn (giao việc, nhắc hạn, đôn đốc, báo cáo) và in số thư đã gửi, lỗi, chờ gửi lại."""
     settings = get_settings()
     moment = parse_now(now, settings.tz)
-    prefect_quietly()
-    from flows.sweep import escalation_sweep
+    from dondoc.actions import perform
 
-    result = escalation_sweep(now=moment)
+    result = perform("sweep", {"now": moment.isoformat()})
     if as_json:
-        print_json({k: v for k, v in result.items() if k != "messages"})
+        print_json(result)
         return
     out.print(f"Đã gửi: {result['sent']} thông báo ({result['delivered']} thư) · Lỗi: {result['failed']} · "
               f"Chờ gửi lại: {result['retrying']}")
@@ -228,25 +227,40 @@ def mailbox(
 def serve(
     host: Annotated[str, typer.Option("--host", help="Địa chỉ của trang phản hồi.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Cổng của trang phản hồi.")] = 8080,
+    prefect_port: Annotated[int, typer.Option("--prefect-port", help="Cổng của máy chủ Prefect (giao diện và API) trên 127.0.0.1, khi PREFECT_API_URL không được đặt.")] = 4200,
     no_clock: Annotated[bool, typer.Option("--no-clock", help="Không chạy đồng hồ quét (khi lịch của Prefect đã đảm nhiệm).")] = False,
     deployments: Annotated[bool, typer.Option("--deployments", help="Phục vụ các deployment trên giao diện Prefect (khởi tạo, ghi nhận, gia hạn, báo cáo, quét theo lịch) thay cho đồng hồ.")] = False,
 ) -> None:
-    """Chạy trang phản hồi cho các cơ quan và đồng hồ quét: quét ngay khi khởi động, rồi mỗi DONDOC_SWEEP_MINUTES phút và lúc 08:00 ngày làm việc. Dừng bằng Ctrl-C hoặc SIGTERM."""
+    """Tiến trình duy nhất của một cài đặt: trang phản hồi, đồng hồ quét, máy chủ Prefect và điểm điều phối cục bộ.
+
+    Đồng hồ quét ngay khi khởi động, rồi mỗi DONDOC_SWEEP_MINUTES phút và lúc 08:00 ngày làm việc.
+    Máy chủ Prefect (giao diện tại http://127.0.0.1:4200) được khởi động và dừng cùng serve, dữ liệu trong
+    DONDOC_STATE_DIR/prefect; nếu PREFECT_API_URL được đặt thì dùng máy chủ đó.
+    Các lệnh launch, record, extend, report, sweep tìm thấy serve đang chạy (qua socket DONDOC_STATE_DIR/serve.sock)
+    và nhờ serve thực hiện: nhanh, không phải khởi động Prefect. Dừng bằng Ctrl-C hoặc SIGTERM.
+    """
+    import os
+
     settings = get_settings()
     prefect_quietly()
+    from dondoc.endpoint import socket_path
     from dondoc.serve import serve_forever
 
     def started() -> None:
         err.print(f"Trang phản hồi: http://{safe(host)}:{port}/ (liên kết trong thư dùng DONDOC_PUBLIC_URL={safe(settings.public_url)})")
         if settings.public_url.startswith(("http://127.0.0.1", "http://localhost")) and not settings.public_url.rstrip("/").endswith(f":{port}"):
             err.print(f"[dark_orange]Lưu ý:[/] DONDOC_PUBLIC_URL không trỏ tới cổng {port}; liên kết trong thư sẽ không mở được trang này.")
+        api = os.environ.get("PREFECT_API_URL", "")
+        err.print(f"Prefect UI: {safe(api.removesuffix('/').removesuffix('/api'))}")
+        err.print(f"Điểm điều phối cho các lệnh dondoc: {safe(socket_path(settings.state_dir))}")
         if deployments:
             err.print("Deployment đã sẵn sàng trên giao diện Prefect (Deployments → dondoc → Run).")
         elif not no_clock:
             err.print(f"Đồng hồ: quét mỗi {settings.sweep_minutes} phút và lúc 08:00 các ngày làm việc.")
         err.print("Ctrl-C để dừng.")
 
-    serve_forever(host=host, port=port, clock=not no_clock, deployments=deployments, on_started=started)
+    serve_forever(host=host, port=port, clock=not no_clock, deployments=deployments, prefect_port=prefect_port,
+                  on_started=started, say=lambda line: err.print(line, markup=False))
     err.print("Đã dừng.")
 
 

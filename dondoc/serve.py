@@ -23,10 +23,7 @@ from models.textcheck import shown
 # run one `dondoc serve` per database.
 JOB_TABLE = "apscheduler_jobs"
 
-# One sweep at a time in this process: the start-up sweep, the interval and the 08:00 job share this lock.
-# APScheduler's max_instances keeps one job from overlapping itself, not the three from overlapping each other.
-# (Sweeps of other processes are kept apart by the outbox's lease.)
-SWEEPING = threading.Lock()
+from dondoc.actions import SWEEPING  # one sweep at a time in this process: the clock's and those asked for
 
 
 def sweep_job() -> None:
@@ -110,15 +107,50 @@ class WebServer:
 
 
 def serve_forever(*, host: str, port: int, clock: bool = True, deployments: bool = False,
-                  on_started=None) -> None:
-    """Serve until Ctrl-C or SIGTERM; shutting down waits for a sweep in progress to finish."""
+                  prefect_port: int = 4200, on_started=None, say=None) -> None:
+    """Serve until Ctrl-C or SIGTERM; shutting down waits for a sweep in progress to finish.
+
+    Start order: the endpoint's socket first (a second serve on this state dir is refused before it starts
+    anything), then the Prefect server (commands sent meanwhile wait for it), the pages, the clock.
+    """
+    import os
+    from contextlib import ExitStack
+    from pathlib import Path
+
+    from dondoc import endpoint
+    from dondoc.coordinator import CoordinatorEndpoint
     from dondoc.web import create_app
 
     settings = get_settings()
-    web = WebServer(create_app(settings=settings), host, port)
-    if deployments:  # Prefect's serve() holds the signals itself
-        web.start()
-        try:
+    stop = threading.Event()
+    with ExitStack() as stack:
+        if not deployments:  # Prefect's serve() holds the signals itself
+            # From the start: whoever sees any part of us up may stop us cleanly, even while Prefect starts.
+            stack.callback(restore_signals, install_signals(stop))
+        coordinator = CoordinatorEndpoint(endpoint.socket_path(settings.state_dir),
+                                          endpoint.database_fingerprint(settings.database_url), log=say)
+        stack.callback(coordinator.stop)
+        coordinator.start()
+        if not os.environ.get("PREFECT_API_URL"):
+            from dondoc.prefect_server import PrefectServer, prefect_home
+
+            home = Path(os.environ.get("PREFECT_HOME") or prefect_home(settings.state_dir))
+            embedded = PrefectServer(host="127.0.0.1", port=prefect_port, home=home,
+                                     log=Path(settings.state_dir) / "prefect-server.log")
+            if say:
+                say(f"Khởi động máy chủ Prefect tại {embedded.ui_url} (dữ liệu: {home})…")
+            stack.callback(embedded.stop)
+            embedded.start(timeout=float(getattr(settings, "prefect_startup_seconds", 120)), abort=stop)
+            if stop.is_set():
+                return
+            # Before anything in this process imports Prefect, which reads its settings once.
+            os.environ["PREFECT_API_URL"] = embedded.api_url
+            os.environ["PREFECT_HOME"] = str(home)
+        web = WebServer(create_app(settings=settings), host, port)
+        if deployments:
+            web.start()
+            stack.callback(web.stop)
+            coordinator.ready.set()
             from flows.deployments import serve_deployments
 
             if on_started:
@@ -127,25 +159,18 @@ def serve_forever(*, host: str, port: int, clock: bool = True, deployments: bool
                 serve_deployments(settings)
             except KeyboardInterrupt:
                 pass
-        finally:
-            web.stop()
-        return
-    stop = threading.Event()
-    previous = install_signals(stop)  # before the pages answer: whoever sees them up may stop us cleanly
-    scheduler = build_scheduler(settings) if clock else None
-    try:
+            return
+        scheduler = build_scheduler(settings) if clock else None
         web.start()
+        stack.callback(web.stop)
         if scheduler:
             scheduler.start()
+            stack.callback(lambda: scheduler.running and scheduler.shutdown(wait=True))
+        coordinator.ready.set()
         if on_started:
             on_started()
         while not stop.wait(0.5):
             pass
-    finally:
-        if scheduler and scheduler.running:
-            scheduler.shutdown(wait=True)
-        web.stop()
-        restore_signals(previous)
 
 
 def install_signals(stop: threading.Event):

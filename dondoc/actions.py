@@ -1,0 +1,204 @@
+"""The coordinator's actions that change state, run where Prefect already is.
+
+Each action takes and returns plain JSON values, so the very same function runs in two places:
+- inside a running ``dondoc serve``, asked over the local endpoint (dondoc/endpoint.py): the CLI stays
+  small and never imports Prefect, and the flow run shows in serve's Prefect UI as it always did;
+- in the CLI's own process when no serve answers (the slow path: Prefect starts for one command).
+
+Every action first rehearses its write with the rules that will apply, so a refusal is one line and
+never a failed flow run; then it runs the same Prefect flow as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from dondoc import endpoint
+from models.errors import DefinitionError, DondocError, InputError
+
+Progress = Callable[[int, int], None] | None
+
+# One sweep at a time in a process: serve's start-up sweep, its interval and 08:00 jobs, and sweeps asked for
+# through the endpoint. APScheduler's max_instances keeps one job from overlapping itself, not the jobs from
+# overlapping each other. (Sweeps of other processes are kept apart by the outbox's lease.)
+SWEEPING = threading.Lock()
+
+
+def _now(text: str | None):
+    from dondoc.timeargs import parse_now
+    from models.settings import get_settings
+
+    return parse_now(text, get_settings().tz)
+
+
+def _date(text: str | None, option: str):
+    from dondoc.timeargs import parse_date
+
+    return parse_date(text, option)
+
+
+def _plain(result: Any) -> Any:
+    """What a result looks like after a trip through the endpoint, so both paths print the same."""
+    return json.loads(json.dumps(result, ensure_ascii=False, default=str))
+
+
+def launch_one(*, path: str, now: str | None, by: str, progress: Progress = None) -> dict:
+    from models.db import rehearsal
+    from models.launch import launch_directive as launch_rows
+    from models.loader import load_directive_file
+    from models.settings import get_settings
+    from models.timerules import TimeRules
+    from pathlib import Path
+
+    settings = get_settings()
+    moment = _now(now)
+    loaded = load_directive_file(Path(path))
+    with rehearsal(settings) as session:
+        launch_rows(session, loaded=loaded, now=moment, rules=TimeRules.from_settings(settings), actor=by)
+    from flows.launch import launch_directive
+
+    return _plain(launch_directive(path=path, now=moment, actor=by))
+
+
+def launch_many(*, paths: list[str], now: str | None, by: str, progress: Progress = None) -> dict:
+    moment = _now(now)
+    from flows.launch import launch_directives
+    from flows.runtime import progress_listener
+
+    token = progress_listener.set(progress)
+    try:
+        return _plain(launch_directives(paths=paths, now=moment, actor=by, label=f"{len(paths)} tệp"))
+    finally:
+        progress_listener.reset(token)
+
+
+def record(*, slug: str, key: str, status: str, evidence: str | None, evidence_on: str | None, note: str | None,
+           by: str, now: str | None, progress: Progress = None) -> dict:
+    from models.db import rehearsal
+    from models.settings import get_settings
+    from models.timerules import TimeRules
+    from models.updates import record_update as record_rows
+
+    settings = get_settings()
+    moment = _now(now)
+    evidence_day = _date(evidence_on, "--evidence-date")
+    with rehearsal(settings) as session:
+        record_rows(session, slug=slug, key=key, status=status, now=moment, rules=TimeRules.from_settings(settings),
+                    actor=by, evidence=evidence, evidence_on=evidence_day, note=note)
+    from flows.record import record_update
+
+    return _plain(record_update(slug=slug, key=key, status=status, evidence=evidence, evidence_on=evidence_day,
+                                note=note, actor=by, now=moment))
+
+
+def extend(*, slug: str, key: str, approve: bool, reason: str, until: str | None, by: str, now: str | None,
+           progress: Progress = None) -> dict:
+    from models.db import rehearsal
+    from models.extensions import decide_extension as decide_rows
+    from models.settings import get_settings
+    from models.timerules import TimeRules
+
+    settings = get_settings()
+    moment = _now(now)
+    new_due = _date(until, "--until")
+    with rehearsal(settings) as session:
+        decide_rows(session, slug=slug, key=key, approve=approve, reason=reason, until=new_due, now=moment,
+                    rules=TimeRules.from_settings(settings), actor=by)
+    from flows.record import decide_extension
+
+    return _plain(decide_extension(slug=slug, key=key, approve=approve, reason=reason, until=new_due, actor=by,
+                                   now=moment))
+
+
+def report(*, slug: str, format: str, output: str | None, now: str | None, progress: Progress = None) -> dict:
+    from models.db import transaction
+    from models.queries import get_directive
+
+    moment = _now(now)
+    with transaction() as session:
+        get_directive(session, slug=slug)
+    from flows.report import produce_report
+
+    return _plain(produce_report(slug=slug, format=format, output=output, now=moment))
+
+
+def sweep(*, now: str | None, progress: Progress = None) -> dict:
+    moment = _now(now)
+    from flows.sweep import escalation_sweep
+
+    with SWEEPING:  # in serve, after any sweep of the clock's still running: they would only share the work
+        result = escalation_sweep(now=moment)
+    return _plain({k: v for k, v in result.items() if k != "messages"})
+
+
+ACTIONS: dict[str, Callable[..., dict]] = {
+    "launch_one": launch_one, "launch_many": launch_many, "record": record, "extend": extend, "report": report,
+    "sweep": sweep,
+}
+
+
+# ---- the CLI's side -------------------------------------------------------------------------------------------
+
+class RemoteDefinitionError(DefinitionError):
+    """A definition refused by serve: its problems arrive as lines, already located."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        InputError.__init__(self, "\n".join(problems))
+
+
+def raise_remote(error: dict) -> None:
+    if error.get("problems"):
+        raise RemoteDefinitionError([str(p) for p in error["problems"]])
+    exc = DondocError(str(error.get("message", "")))
+    exc.exit_code = int(error.get("exit_code", 1))
+    raise exc
+
+
+def describe(exc: BaseException) -> dict:
+    """An error raised by an action, as serve sends it back."""
+    if isinstance(exc, DefinitionError):
+        return {"type": "DefinitionError", "message": str(exc), "exit_code": exc.exit_code,
+                "problems": [str(p) for p in exc.problems]}
+    if isinstance(exc, DondocError):
+        return {"type": type(exc).__name__, "message": str(exc), "exit_code": exc.exit_code}
+    return {"type": "unexpected", "message": f"{type(exc).__name__}: {exc}", "exit_code": 1}
+
+
+def perform(action: str, params: dict[str, Any], *, progress: Progress = None) -> dict:
+    """Run ``action`` in a running serve if one answers for this database, else here, in this process."""
+    from dondoc.app import err
+    from models.settings import get_settings
+
+    settings = get_settings()
+    path = endpoint.socket_path(settings.state_dir)
+    try:
+        reply = endpoint.ask(path, action, params, database=endpoint.database_fingerprint(settings.database_url),
+                             on_progress=progress)
+    except endpoint.Unreachable as exc:
+        if exc.stale:
+            err.print(f"dondoc serve không trả lời tại {path} (đã dừng?); lệnh chạy trực tiếp, chậm hơn.",
+                      markup=False, highlight=False)
+        elif not os.environ.get("DONDOC_QUIET_HINT"):
+            err.print("Gợi ý: chạy `dondoc serve` để lệnh này chạy nhanh (không phải khởi động Prefect mỗi lần).",
+                      markup=False)
+    except endpoint.Broken as exc:
+        raise DondocError(f"dondoc serve ngừng trả lời giữa chừng ({exc}); hãy xem `dondoc events` trước khi "
+                          "chạy lại lệnh, vì việc có thể đã được thực hiện") from None
+    else:
+        if "error" in reply:
+            if reply["error"].get("type") == "OtherDatabase":
+                err.print(f"dondoc serve tại {path} dùng cơ sở dữ liệu khác; lệnh chạy trực tiếp, chậm hơn.",
+                          markup=False)
+            else:
+                raise_remote(reply["error"])
+        else:
+            return reply["result"]
+    from dondoc.app import prefect_quietly
+
+    prefect_quietly()
+    return ACTIONS[action](**params, progress=progress)

@@ -1,0 +1,139 @@
+"""serve's side of the local coordinator endpoint (the protocol is in dondoc/endpoint.py)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import socket
+import socketserver
+import struct
+import threading
+from pathlib import Path
+
+from dondoc import actions, endpoint
+from models.errors import DondocError, InputError
+from models.textcheck import shown
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: "CoordinatorEndpoint"
+
+    def handle(self) -> None:
+        if not self.server.same_user(self.connection):
+            return  # another user: not a word, not even an error
+        line = self.rfile.readline(1 << 20)
+        try:
+            request = json.loads(line)
+            action = request["action"]
+            params = request["params"]
+            if request.get("v") != endpoint.VERSION or action not in actions.ACTIONS or not isinstance(params, dict):
+                raise ValueError(action)
+        except (ValueError, KeyError, TypeError):
+            self._send({"error": {"type": "BadRequest", "message": "yêu cầu không hợp lệ", "exit_code": 2}})
+            return
+        if request.get("database") != self.server.database:
+            self._send({"error": {"type": "OtherDatabase", "message": "cơ sở dữ liệu khác", "exit_code": 1}})
+            return
+        self.server.run(action, params, self._send)
+
+    def _send(self, message: dict) -> None:
+        try:
+            with self.server.writing:
+                endpoint.send(self.connection, message)
+        except OSError:
+            pass  # the CLI went away (Ctrl-C); the action goes on, and its trail is in the events
+
+
+class CoordinatorEndpoint(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """Listens on DONDOC_STATE_DIR/serve.sock; each connection runs one action on its own thread."""
+
+    daemon_threads = True
+    allow_reuse_address = False
+
+    def __init__(self, path: Path, database: str, log=None):
+        self.path, self.database, self.log = path, database, log
+        self.writing = threading.Lock()
+        self.ready = threading.Event()  # set once Prefect and the database are there; requests wait for it
+        self.closing = False
+        self.thread: threading.Thread | None = None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _claim(path)
+        old = os.umask(0o177)  # the socket is born 600: no window in which another user may connect
+        try:
+            socketserver.UnixStreamServer.__init__(self, str(path), _Handler, bind_and_activate=False)
+            with endpoint.addressable(path) as address:
+                self.socket.bind(address)
+            self.socket.listen(16)
+        except BaseException:
+            self.server_close()
+            raise
+        finally:
+            os.umask(old)
+
+    def same_user(self, conn: socket.socket) -> bool:
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _pid, uid, _gid = struct.unpack("3i", creds)
+        return uid == os.getuid()
+
+    def run(self, action: str, params: dict, send) -> None:
+        done = threading.Event()
+
+        def keep_talking() -> None:  # the CLI reads silence as a hung serve
+            while not done.wait(endpoint.WORKING_EVERY):
+                send({"working": True})
+
+        ticker = threading.Thread(target=keep_talking, daemon=True)
+        ticker.start()
+        try:
+            self.ready.wait()
+            if self.closing:
+                raise DondocError("dondoc serve đang dừng; lệnh chưa được thực hiện, hãy chạy lại")
+            run = actions.ACTIONS[action]
+            try:
+                inspect.signature(run).bind(**params, progress=None)
+            except TypeError as exc:
+                raise InputError(f"yêu cầu không hợp lệ: {exc}") from None
+            result = run(**params, progress=lambda d, t: send({"progress": [d, t]}))
+        except Exception as exc:  # noqa: BLE001 - whatever happens is the CLI's one line, never serve's end
+            reply = {"error": actions.describe(exc)}
+            if not isinstance(exc, DondocError) and self.log:
+                self.log(shown(f"Lỗi khi thực hiện {action}: {type(exc).__name__}: {exc}"))
+        else:
+            reply = {"result": result}
+        finally:
+            done.set()
+        send(reply)
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
+                                       name="coordinator", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.closing = True
+        self.ready.set()
+        if self.thread:
+            self.shutdown()
+            self.thread.join(timeout=10)
+        self.server_close()
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+class AlreadyServing(DondocError):
+    exit_code = 2
+
+
+def _claim(path: Path) -> None:
+    """Take the socket's place, unless a live serve holds it; a file left by a dead one is removed."""
+    try:
+        endpoint.connect(path, timeout=2).close()
+    except endpoint.Unreachable as exc:
+        if exc.stale:
+            path.unlink(missing_ok=True)
+        return
+    raise AlreadyServing(f"dondoc serve đang chạy cho thư mục trạng thái {path.parent} (socket {path}); "
+                         "dừng nó trước, hoặc dùng DONDOC_STATE_DIR khác")
