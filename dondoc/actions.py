@@ -12,7 +12,6 @@ never a failed flow run; then it runs the same Prefect flow as before.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +25,18 @@ Progress = Callable[[int, int], None] | None
 # through the endpoint. APScheduler's max_instances keeps one job from overlapping itself, not the jobs from
 # overlapping each other. (Sweeps of other processes are kept apart by the outbox's lease.)
 SWEEPING = threading.Lock()
+
+
+_pending_hint: list[str] = []  # the slow path's one line, said once the action is known to be good
+
+
+def _to_prefect() -> None:
+    """Just before a flow: in the CLI's process, Prefect's logs stay off the terminal, and the hint is said."""
+    if _pending_hint:
+        from dondoc.app import err, prefect_quietly
+
+        prefect_quietly()
+        err.print(_pending_hint.pop(), markup=False, highlight=False)
 
 
 def _now(text: str | None):
@@ -59,6 +70,7 @@ def launch_one(*, path: str, now: str | None, by: str, progress: Progress = None
     loaded = load_directive_file(Path(path))
     with rehearsal(settings) as session:
         launch_rows(session, loaded=loaded, now=moment, rules=TimeRules.from_settings(settings), actor=by)
+    _to_prefect()
     from flows.launch import launch_directive
 
     return _plain(launch_directive(path=path, now=moment, actor=by))
@@ -66,6 +78,7 @@ def launch_one(*, path: str, now: str | None, by: str, progress: Progress = None
 
 def launch_many(*, paths: list[str], now: str | None, by: str, progress: Progress = None) -> dict:
     moment = _now(now)
+    _to_prefect()
     from flows.launch import launch_directives
     from flows.runtime import progress_listener
 
@@ -89,6 +102,7 @@ def record(*, slug: str, key: str, status: str, evidence: str | None, evidence_o
     with rehearsal(settings) as session:
         record_rows(session, slug=slug, key=key, status=status, now=moment, rules=TimeRules.from_settings(settings),
                     actor=by, evidence=evidence, evidence_on=evidence_day, note=note)
+    _to_prefect()
     from flows.record import record_update
 
     return _plain(record_update(slug=slug, key=key, status=status, evidence=evidence, evidence_on=evidence_day,
@@ -108,6 +122,7 @@ def extend(*, slug: str, key: str, approve: bool, reason: str, until: str | None
     with rehearsal(settings) as session:
         decide_rows(session, slug=slug, key=key, approve=approve, reason=reason, until=new_due, now=moment,
                     rules=TimeRules.from_settings(settings), actor=by)
+    _to_prefect()
     from flows.record import decide_extension
 
     return _plain(decide_extension(slug=slug, key=key, approve=approve, reason=reason, until=new_due, actor=by,
@@ -121,6 +136,7 @@ def report(*, slug: str, format: str, output: str | None, now: str | None, progr
     moment = _now(now)
     with transaction() as session:
         get_directive(session, slug=slug)
+    _to_prefect()
     from flows.report import produce_report
 
     return _plain(produce_report(slug=slug, format=format, output=output, now=moment))
@@ -128,6 +144,7 @@ def report(*, slug: str, format: str, output: str | None, now: str | None, progr
 
 def sweep(*, now: str | None, progress: Progress = None) -> dict:
     moment = _now(now)
+    _to_prefect()
     from flows.sweep import escalation_sweep
 
     with SWEEPING:  # in serve, after any sweep of the clock's still running: they would only share the work
@@ -171,7 +188,6 @@ def describe(exc: BaseException) -> dict:
 
 def perform(action: str, params: dict[str, Any], *, progress: Progress = None) -> dict:
     """Run ``action`` in a running serve if one answers for this database, else here, in this process."""
-    from dondoc.app import err
     from models.settings import get_settings
 
     settings = get_settings()
@@ -181,24 +197,23 @@ def perform(action: str, params: dict[str, Any], *, progress: Progress = None) -
                              on_progress=progress)
     except endpoint.Unreachable as exc:
         if exc.stale:
-            err.print(f"dondoc serve không trả lời tại {path} (đã dừng?); lệnh chạy trực tiếp, chậm hơn.",
-                      markup=False, highlight=False)
-        elif not os.environ.get("DONDOC_QUIET_HINT"):
-            err.print("Gợi ý: chạy `dondoc serve` để lệnh này chạy nhanh (không phải khởi động Prefect mỗi lần).",
-                      markup=False)
+            _pending_hint.append(f"dondoc serve không trả lời tại {path} (đã dừng?); lệnh chạy trực tiếp, chậm hơn.")
+        else:
+            _pending_hint.append("Gợi ý: chạy `dondoc serve` để lệnh này chạy nhanh (không phải khởi động Prefect "
+                                 "mỗi lần).")
     except endpoint.Broken as exc:
         raise DondocError(f"dondoc serve ngừng trả lời giữa chừng ({exc}); hãy xem `dondoc events` trước khi "
                           "chạy lại lệnh, vì việc có thể đã được thực hiện") from None
     else:
         if "error" in reply:
             if reply["error"].get("type") == "OtherDatabase":
-                err.print(f"dondoc serve tại {path} dùng cơ sở dữ liệu khác; lệnh chạy trực tiếp, chậm hơn.",
-                          markup=False)
+                _pending_hint.append(f"dondoc serve tại {path} dùng cơ sở dữ liệu khác; lệnh chạy trực tiếp, chậm hơn.")
             else:
                 raise_remote(reply["error"])
         else:
             return reply["result"]
-    from dondoc.app import prefect_quietly
-
-    prefect_quietly()
-    return ACTIONS[action](**params, progress=progress)
+    _pending_hint[1:] = []
+    try:
+        return ACTIONS[action](**params, progress=progress)
+    finally:
+        _pending_hint.clear()

@@ -94,7 +94,12 @@ class CoordinatorEndpoint(socketserver.ThreadingMixIn, socketserver.UnixStreamSe
                 inspect.signature(run).bind(**params, progress=None)
             except TypeError as exc:
                 raise InputError(f"yêu cầu không hợp lệ: {exc}") from None
-            result = run(**params, progress=lambda d, t: send({"progress": [d, t]}))
+            from flows.runtime import in_process_subflows
+
+            # No heartbeat thread: its join costs each flow run about 0.85 s, most of a command's wait. The
+            # price: a serve killed mid-action leaves that run "Running" in the UI (the events say what was done).
+            with in_process_subflows():
+                result = run(**params, progress=lambda d, t: send({"progress": [d, t]}))
         except Exception as exc:  # noqa: BLE001 - whatever happens is the CLI's one line, never serve's end
             reply = {"error": actions.describe(exc)}
             if not isinstance(exc, DondocError) and self.log:
