@@ -12,6 +12,7 @@ never a failed flow run; then it runs the same Prefect flow as before.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -152,10 +153,16 @@ def sweep(*, now: str | None, progress: Progress = None) -> dict:
     return _plain({k: v for k, v in result.items() if k != "messages"})
 
 
+def prefect_api(*, progress: Progress = None) -> dict:
+    """The Prefect server serve uses: commands that run flows here (simulate, demo) show in the same UI."""
+    return {"api_url": os.environ.get("PREFECT_API_URL")}
+
+
 ACTIONS: dict[str, Callable[..., dict]] = {
     "launch_one": launch_one, "launch_many": launch_many, "record": record, "extend": extend, "report": report,
-    "sweep": sweep,
+    "sweep": sweep, "prefect_api": prefect_api,
 }
+ANY_DATABASE = {"prefect_api"}  # actions that touch no database, asked for by commands on a database of their own
 
 
 # ---- the CLI's side -------------------------------------------------------------------------------------------
@@ -184,6 +191,28 @@ def describe(exc: BaseException) -> dict:
     if isinstance(exc, DondocError):
         return {"type": type(exc).__name__, "message": str(exc), "exit_code": exc.exit_code}
     return {"type": "unexpected", "message": f"{type(exc).__name__}: {exc}", "exit_code": 1}
+
+
+def borrow_prefect() -> str | None:
+    """Point this process at the running serve's Prefect server, if there is one and none is set.
+
+    simulate and demo run their flows here (their database and mailbox are their own), but their runs and
+    artifacts belong in the UI a coordinator already has open, and a temporary server costs seconds.
+    """
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    from models.settings import get_settings
+
+    settings = get_settings()
+    try:
+        reply = endpoint.ask(endpoint.socket_path(settings.state_dir), "prefect_api", {},
+                             database=endpoint.database_fingerprint(settings.database_url))
+    except (endpoint.Unreachable, endpoint.Broken):
+        return None
+    url = (reply.get("result") or {}).get("api_url")
+    if url:
+        os.environ["PREFECT_API_URL"] = url
+    return url
 
 
 def perform(action: str, params: dict[str, Any], *, progress: Progress = None) -> dict:

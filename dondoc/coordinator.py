@@ -32,7 +32,7 @@ class _Handler(socketserver.StreamRequestHandler):
         except (ValueError, KeyError, TypeError):
             self._send({"error": {"type": "BadRequest", "message": "yêu cầu không hợp lệ", "exit_code": 2}})
             return
-        if request.get("database") != self.server.database:
+        if request.get("database") != self.server.database and action not in actions.ANY_DATABASE:
             self._send({"error": {"type": "OtherDatabase", "message": "cơ sở dữ liệu khác", "exit_code": 1}})
             return
         self.server.run(action, params, self._send)

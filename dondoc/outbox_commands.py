@@ -279,6 +279,9 @@ def simulate(
     last = parse_now(until, settings.tz, "--until")
     if len(until.strip()) == 10:
         last = last.replace(hour=23, minute=59)
+    from dondoc.actions import borrow_prefect
+
+    borrow_prefect()
     prefect_quietly()
     from dondoc.simulate import simulate as run
 
@@ -305,6 +308,9 @@ def demo(
         elif target.exists():
             target.unlink()
     output.mkdir(parents=True, exist_ok=True)
+    from dondoc.actions import borrow_prefect
+
+    borrow_prefect()
     prefect_quietly()
     from dondoc.simulate import simulate as run
 

@@ -210,6 +210,10 @@ def test_commands_run_in_serve_and_fall_back_when_it_is_killed(prefect_server, t
                 any_=[f"record · {SLUG}/permit-review → acknowledged"])))
         assert [r.state.type.value for r in runs] == ["COMPLETED"]  # in the UI, as a flow run of its own
 
+        # simulate and demo, on databases of their own, borrow serve's Prefect server and show in its UI
+        borrowed = endpoint.ask(endpoint.socket_path(tmp_path / "state"), "prefect_api", {}, database="0" * 32)
+        assert borrowed["result"]["api_url"] == PREFECT_API_URL.value()
+
         again = subprocess.run([sys.executable, "-m", "dondoc", "serve", "--no-clock", "--port", str(free_port())],
                                env=env, capture_output=True, text=True, timeout=120)
         assert again.returncode == 2 and "đang chạy" in again.stderr and "Traceback" not in again.stderr
