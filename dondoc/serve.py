@@ -3,7 +3,9 @@ or, with ``--deployments``, Prefect's own scheduler and the UI's Run forms."""
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import threading
 import time
 
@@ -14,7 +16,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from models.errors import DondocError
+from dondoc.clocklease import hold as hold_clock
+from models.errors import DondocError, InputError, InUse
 from models.settings import Settings, get_settings
 from models.textcheck import shown
 
@@ -87,26 +90,52 @@ class WebServer:
     def __init__(self, app, host: str, port: int):
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                                     access_log=False, lifespan="off"))
-        self.thread = threading.Thread(target=self._run, name="web", daemon=True)
+        self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.host, self.port = host, port
 
-    def _run(self) -> None:
+    def _run(self, sock: socket.socket) -> None:
         try:
-            self.server.run()
-        except BaseException as exc:  # noqa: BLE001 - uvicorn exits with SystemExit when it cannot bind
+            self.server.run(sockets=[sock])
+        except BaseException as exc:  # noqa: BLE001 - uvicorn exits with SystemExit when it cannot start
             self.error = exc
 
     def start(self) -> None:
+        sock = bind(self.host, self.port)  # here, not in uvicorn: a refusal is our one line, not its log record
+        self.thread = threading.Thread(target=self._run, args=(sock,), name="web", daemon=True)
         self.thread.start()
         while not self.server.started:
             if not self.thread.is_alive():
-                raise DondocError(f"không mở được trang phản hồi tại {self.host}:{self.port} (cổng đang bận?)")
+                sock.close()
+                raise DondocError(f"không mở được trang phản hồi tại {self.host}:{self.port}: {self.error!r}")
             time.sleep(0.05)
 
     def stop(self) -> None:
         self.server.should_exit = True
-        self.thread.join(timeout=30)
+        if self.thread:  # None when the port was refused
+            self.thread.join(timeout=30)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The reply pages' listening socket, or one clear line (exit code 2) saying why not."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT, never one that listens
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise InUse(f"cổng {where} đang bận, có thể một `dondoc serve` khác đang chạy ở đó: dừng nó hoặc chọn "
+                        "cổng khác bằng --port.") from None
+        reason = {errno.EACCES: "không có quyền mở cổng này (cổng dưới 1024 cần quyền quản trị)",
+                  errno.EADDRNOTAVAIL: "địa chỉ này không thuộc máy này"}.get(
+            exc.errno, "không tìm thấy địa chỉ này" if isinstance(exc, socket.gaierror) else str(exc))
+        raise InputError(f"không mở được trang phản hồi tại {where}: {reason}.") from None
+    except OverflowError:
+        sock.close()
+        raise InputError(f"không mở được trang phản hồi tại {where}: cổng phải từ 1 đến 65535.") from None
+    return sock
 
 
 def serve_forever(*, host: str, port: int, clock: bool = True, deployments: bool = False,
@@ -133,7 +162,10 @@ def serve_forever(*, host: str, port: int, clock: bool = True, deployments: bool
     stop = threading.Event()
     previous = install_signals(stop)  # before the pages answer: whoever sees them up may stop us cleanly
     scheduler = build_scheduler(settings) if clock else None
+    lease = None
     try:
+        # The clock lease first: a serve that may not run the clock starts nothing at all (dondoc/clocklease.py).
+        lease = hold_clock(settings, scheduler) if scheduler else None
         web.start()
         if scheduler:
             scheduler.start()
@@ -144,6 +176,8 @@ def serve_forever(*, host: str, port: int, clock: bool = True, deployments: bool
     finally:
         if scheduler and scheduler.running:
             scheduler.shutdown(wait=True)
+        if lease:  # after the scheduler: the job store is no longer used once the lease is given back
+            lease.release()
         web.stop()
         restore_signals(previous)
 
