@@ -120,8 +120,8 @@ def hold(settings: Settings, scheduler) -> Held:
         raise InUse(f"đồng hồ quét của cơ sở dữ liệu này đang chạy trong một `dondoc serve` khác{who}: mỗi cơ sở "
                     "dữ liệu chỉ có một đồng hồ. Để chạy thêm trang phản hồi, dùng `dondoc serve --no-clock`.")
     if verdict is Verdict.EXPIRED:
-        err.print(shown(f"Nhận đồng hồ quét từ một `dondoc serve` đã thôi gia hạn ({row.host}, PID {row.pid}, lần "
-                        f"cuối lúc {_when(row.renewed_at, settings)})."), markup=False)
+        err.print(shown(f"Nhận đồng hồ quét từ một `dondoc serve` đã thôi gia hạn (máy {row.host}, PID {row.pid}, "
+                        f"lần cuối lúc {_when(row.renewed_at, settings)})."), markup=False)
     elif verdict in (Verdict.DEAD, Verdict.REUSED):
         err.print(shown(f"Nhận đồng hồ quét từ một `dondoc serve` đã dừng đột ngột ({_who(row, settings)})."),
                   markup=False)
