@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from dondoc import actions, endpoint
-from models.errors import DondocError, InputError
+from models.errors import DondocError, InputError, InUse
 from models.textcheck import shown
 
 
@@ -128,10 +128,6 @@ class CoordinatorEndpoint(socketserver.ThreadingMixIn, socketserver.UnixStreamSe
             pass
 
 
-class AlreadyServing(DondocError):
-    exit_code = 2
-
-
 def _claim(path: Path) -> None:
     """Take the socket's place, unless a live serve holds it; a file left by a dead one is removed."""
     try:
@@ -140,5 +136,5 @@ def _claim(path: Path) -> None:
         if exc.stale:
             path.unlink(missing_ok=True)
         return
-    raise AlreadyServing(f"dondoc serve đang chạy cho thư mục trạng thái {path.parent} (socket {path}); "
+    raise InUse(f"dondoc serve đang chạy cho thư mục trạng thái {path.parent} (socket {path}); "
                          "dừng nó trước, hoặc dùng DONDOC_STATE_DIR khác")

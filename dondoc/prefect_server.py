@@ -25,7 +25,7 @@ PR_SET_PDEATHSIG = 1
 
 
 class PrefectServerError(DondocError):
-    exit_code = 2
+    exit_code = 2  # the port is taken, or the server would not start: nothing of serve runs
 
 
 def prefect_home(state_dir: str | os.PathLike) -> Path:

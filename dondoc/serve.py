@@ -3,7 +3,9 @@ or, with ``--deployments``, Prefect's own scheduler and the UI's Run forms."""
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import threading
 import time
 
@@ -14,7 +16,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from models.errors import DondocError
+from dondoc.clocklease import hold as hold_clock
+from models.errors import DondocError, InputError, InUse
 from models.settings import Settings, get_settings
 from models.textcheck import shown
 
@@ -84,34 +87,71 @@ class WebServer:
     def __init__(self, app, host: str, port: int):
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                                     access_log=False, lifespan="off"))
-        self.thread = threading.Thread(target=self._run, name="web", daemon=True)
+        self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.host, self.port = host, port
+        self.sock: socket.socket | None = None
 
-    def _run(self) -> None:
+    def reserve(self) -> None:
+        """Take the port now, before the slow parts of a start: a busy port is refused at once."""
+        self.sock = bind(self.host, self.port)  # here, not in uvicorn: a refusal is our one line, not its log record
+        self.sock.listen(128)
+
+    def _run(self, sock: socket.socket) -> None:
         try:
-            self.server.run()
-        except BaseException as exc:  # noqa: BLE001 - uvicorn exits with SystemExit when it cannot bind
+            self.server.run(sockets=[sock])
+        except BaseException as exc:  # noqa: BLE001 - uvicorn exits with SystemExit when it cannot start
             self.error = exc
 
     def start(self) -> None:
+        if self.sock is None:
+            self.reserve()
+        sock = self.sock
+        self.thread = threading.Thread(target=self._run, args=(sock,), name="web", daemon=True)
         self.thread.start()
         while not self.server.started:
             if not self.thread.is_alive():
-                raise DondocError(f"không mở được trang phản hồi tại {self.host}:{self.port} (cổng đang bận?)")
+                sock.close()
+                raise DondocError(f"không mở được trang phản hồi tại {self.host}:{self.port}: {self.error!r}")
             time.sleep(0.05)
 
     def stop(self) -> None:
         self.server.should_exit = True
-        self.thread.join(timeout=30)
+        if self.thread:  # None when the port was refused
+            self.thread.join(timeout=30)
+        elif self.sock is not None:
+            self.sock.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The reply pages' listening socket, or one clear line (exit code 2) saying why not."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT, never one that listens
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise InUse(f"cổng {where} đang bận, có thể một `dondoc serve` khác đang chạy ở đó: dừng nó hoặc chọn "
+                        "cổng khác bằng --port.") from None
+        reason = {errno.EACCES: "không có quyền mở cổng này (cổng dưới 1024 cần quyền quản trị)",
+                  errno.EADDRNOTAVAIL: "địa chỉ này không thuộc máy này"}.get(
+            exc.errno, "không tìm thấy địa chỉ này" if isinstance(exc, socket.gaierror) else str(exc))
+        raise InputError(f"không mở được trang phản hồi tại {where}: {reason}.") from None
+    except OverflowError:
+        sock.close()
+        raise InputError(f"không mở được trang phản hồi tại {where}: cổng phải từ 1 đến 65535.") from None
+    return sock
 
 
 def serve_forever(*, host: str, port: int, clock: bool = True, deployments: bool = False,
                   prefect_port: int = 4200, on_started=None, say=None) -> None:
     """Serve until Ctrl-C or SIGTERM; shutting down waits for a sweep in progress to finish.
 
-    Start order: the endpoint's socket first (a second serve on this state dir is refused before it starts
-    anything), then the Prefect server (commands sent meanwhile wait for it), the pages, the clock.
+    Start order: the clock lease and the endpoint's socket first (a second serve on this database or this state
+    dir is refused before it starts anything), then the Prefect server (commands sent meanwhile wait for it),
+    the pages, the clock. Everything stops in the reverse order.
     """
     import os
     from contextlib import ExitStack
@@ -127,10 +167,18 @@ def serve_forever(*, host: str, port: int, clock: bool = True, deployments: bool
         if not deployments:  # Prefect's serve() holds the signals itself
             # From the start: whoever sees any part of us up may stop us cleanly, even while Prefect starts.
             stack.callback(restore_signals, install_signals(stop))
+        scheduler = build_scheduler(settings) if clock and not deployments else None
+        if scheduler:
+            # The clock lease first: a serve that may not run the clock starts nothing at all (dondoc/clocklease.py).
+            lease = hold_clock(settings, scheduler)
+            stack.callback(lease.release)  # after the scheduler's shutdown: the job store is no longer used then
         coordinator = CoordinatorEndpoint(endpoint.socket_path(settings.state_dir),
                                           endpoint.database_fingerprint(settings.database_url), log=say)
         stack.callback(coordinator.stop)
         coordinator.start()
+        web = WebServer(create_app(settings=settings), host, port)
+        web.reserve()
+        stack.callback(web.stop)
         if not os.environ.get("PREFECT_API_URL"):
             from dondoc.prefect_server import PrefectServer, prefect_home
 
@@ -146,10 +194,8 @@ def serve_forever(*, host: str, port: int, clock: bool = True, deployments: bool
             # Before anything in this process imports Prefect, which reads its settings once.
             os.environ["PREFECT_API_URL"] = embedded.api_url
             os.environ["PREFECT_HOME"] = str(home)
-        web = WebServer(create_app(settings=settings), host, port)
         if deployments:
             web.start()
-            stack.callback(web.stop)
             coordinator.ready.set()
             from flows.deployments import serve_deployments
 
@@ -160,9 +206,7 @@ def serve_forever(*, host: str, port: int, clock: bool = True, deployments: bool
             except KeyboardInterrupt:
                 pass
             return
-        scheduler = build_scheduler(settings) if clock else None
         web.start()
-        stack.callback(web.stop)
         if scheduler:
             scheduler.start()
             stack.callback(lambda: scheduler.running and scheduler.shutdown(wait=True))

@@ -4,6 +4,8 @@
     ├── ConfigError               a DONDOC_* setting is invalid
     ├── DatabaseUnavailable       the project database cannot be reached or refused the write
     ├── NotFound                  no such directive, assignment or agency
+    ├── InUse                     another process holds what this one needs (the clock, a port);
+    │                             exit code 2, nothing started
     └── InputError                the user's input is wrong; exit code 2, nothing written
         ├── DefinitionError       a directive or registry file is invalid (all problems listed)
         ├── DuplicateDirective    that directive number was launched already
@@ -32,6 +34,10 @@ class DatabaseUnavailable(DondocError):
 
 class NotFound(DondocError):
     pass
+
+
+class InUse(DondocError):
+    exit_code = 2
 
 
 class InputError(DondocError):

@@ -158,3 +158,20 @@ class ExtensionRequest(SQLModel, table=True):
     decided_at: datetime | None = _instant(default=None)
     decided_by: str | None = Field(default=None, max_length=200)
     decision_reason: str | None = None
+
+
+class ClockLease(SQLModel, table=True):
+    """Which `dondoc serve` runs the clock of this database: one row at most, named ``clock`` (models/clocklease.py).
+
+    APScheduler 3 keeps its jobs in this database and must never share that job store between two processes.
+    """
+
+    __tablename__ = "clock_lease"
+
+    name: str = Field(primary_key=True, max_length=16)
+    instance: str = Field(max_length=32)  # random per serve: tells a restarted serve from the one before it
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: datetime = _instant()
+    renewed_at: datetime = _instant()
+    expires_at: datetime = _instant()

@@ -94,9 +94,10 @@ def test_a_cli_on_another_database_does_not_use_this_serve(coordinator, prefect_
 
 
 def test_a_second_serve_on_the_same_state_dir_is_refused(coordinator):
-    from dondoc.coordinator import AlreadyServing, CoordinatorEndpoint
+    from dondoc.coordinator import CoordinatorEndpoint
+    from models.errors import InUse
 
-    with pytest.raises(AlreadyServing) as refused:
+    with pytest.raises(InUse) as refused:
         CoordinatorEndpoint(coordinator.path, coordinator.database)
     assert refused.value.exit_code == 2 and str(coordinator.path) in str(refused.value)
     assert endpoint.ask(coordinator.path, "record", MISSING, database=coordinator.database)["error"]  # still serving
