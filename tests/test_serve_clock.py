@@ -257,7 +257,8 @@ def test_serve_on_a_busy_port_says_so_in_one_line_and_leaves_nothing_running(dat
     first, first_lines = start_serve(env, tmp_path, port, "--no-clock")  # no clock: no Prefect, cheap
     try:
         assert lease_row(database) is None  # `--no-clock` never takes the lease
-        second = refused(env, tmp_path, port)
+        # its own state dir: one serve per state dir is the endpoint's refusal (tests/test_endpoint.py)
+        second = refused({**env, "DONDOC_STATE_DIR": str(tmp_path / "other-state")}, tmp_path, port)
     finally:
         stop(first)
     assert second.returncode == 2, second.stderr
