@@ -28,16 +28,23 @@ Progress = Callable[[int, int], None] | None
 SWEEPING = threading.Lock()
 
 
-_pending_hint: list[str] = []  # the slow path's one line, said once the action is known to be good
+class _SlowPath:
+    """What the CLI's process says when it runs an action itself (never set inside serve)."""
+
+    active = False
+    before: str | None = None  # why serve did not run it (gone, another database): said once the action is known good
+    after: str | None = None  # how to make it fast: said after the command's own lines, on success
 
 
 def _to_prefect() -> None:
-    """Just before a flow: in the CLI's process, Prefect's logs stay off the terminal, and the hint is said."""
-    if _pending_hint:
+    """Just before a flow, in the CLI's own process: Prefect's logs stay off the terminal; say why it is slow."""
+    if _SlowPath.active:
         from dondoc.app import err, prefect_quietly
 
         prefect_quietly()
-        err.print(_pending_hint.pop(), markup=False, highlight=False)
+        if _SlowPath.before:
+            err.print(_SlowPath.before, markup=False, highlight=False)
+            _SlowPath.before = None
 
 
 def _now(text: str | None):
@@ -226,23 +233,32 @@ def perform(action: str, params: dict[str, Any], *, progress: Progress = None) -
                              on_progress=progress)
     except endpoint.Unreachable as exc:
         if exc.stale:
-            _pending_hint.append(f"dondoc serve không trả lời tại {path} (đã dừng?); lệnh chạy trực tiếp, chậm hơn.")
+            _SlowPath.before = f"dondoc serve không trả lời tại {path} (đã dừng?); lệnh chạy trực tiếp, chậm hơn."
         else:
-            _pending_hint.append("Gợi ý: chạy `dondoc serve` để lệnh này chạy nhanh (không phải khởi động Prefect "
-                                 "mỗi lần).")
+            _SlowPath.after = ("Gợi ý: chạy `dondoc serve` (một lần, trong cửa sổ khác) để các lệnh chạy nhanh: "
+                               "không phải khởi động Prefect mỗi lần.")
     except endpoint.Broken as exc:
         raise DondocError(f"dondoc serve ngừng trả lời giữa chừng ({exc}); hãy xem `dondoc events` trước khi "
                           "chạy lại lệnh, vì việc có thể đã được thực hiện") from None
     else:
         if "error" in reply:
             if reply["error"].get("type") == "OtherDatabase":
-                _pending_hint.append(f"dondoc serve tại {path} dùng cơ sở dữ liệu khác; lệnh chạy trực tiếp, chậm hơn.")
+                _SlowPath.before = f"dondoc serve tại {path} dùng cơ sở dữ liệu khác; lệnh chạy trực tiếp, chậm hơn."
             else:
                 raise_remote(reply["error"])
         else:
             return reply["result"]
-    _pending_hint[1:] = []
+    _SlowPath.active = True
     try:
         return ACTIONS[action](**params, progress=progress)
     finally:
-        _pending_hint.clear()
+        _SlowPath.active, _SlowPath.before = False, None
+
+
+def say_how_to_be_fast() -> None:
+    """The slow path's hint, once, after the command's own lines; the shell calls it when it is done."""
+    hint, _SlowPath.after = _SlowPath.after, None
+    if hint:
+        from dondoc.app import err
+
+        err.print(hint, markup=False, highlight=False)

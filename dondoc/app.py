@@ -28,7 +28,7 @@ class GuardedGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except DefinitionError as exc:
             err.print(f"[bold red]Lỗi:[/] định nghĩa không hợp lệ ({len(exc.problems)} lỗi); không ghi gì vào cơ sở dữ liệu.", markup=True)
             for problem in exc.problems:
@@ -50,6 +50,9 @@ class GuardedGroup(TyperGroup):
             err.print("[bold red]Lỗi không mong đợi:[/] ", end="")
             err.print(shown(f"{type(exc).__name__}: {exc}") + " (đặt DONDOC_DEBUG=1 để xem chi tiết)", markup=False)
             raise typer.Exit(1) from None
+        if "dondoc.actions" in sys.modules:  # a command that ran an action itself, the slow way: say how not to
+            sys.modules["dondoc.actions"].say_how_to_be_fast()
+        return result
 
 
 app = typer.Typer(

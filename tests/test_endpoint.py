@@ -200,7 +200,7 @@ def test_commands_run_in_serve_and_fall_back_when_it_is_killed(prefect_server, t
         launched = _cli(env, "launch", str(SEED), "--now", "2020-11-30T09:00+07:00")
         assert launched.returncode == 0, launched.stderr
         assert launched.stdout.strip().endswith(SLUG)
-        recorded = _cli(env, "record", f"{SLUG}/permit-review", "--status", "acknowledged",
+        recorded = _cli(env, "record", f"{SLUG}/network-transition", "--status", "acknowledged",
                         "--now", "2020-12-01T09:00+07:00")
         assert recorded.returncode == 0, recorded.stderr
         for done in (launched, recorded):
@@ -208,7 +208,7 @@ def test_commands_run_in_serve_and_fall_back_when_it_is_killed(prefect_server, t
             assert "Gợi ý" not in done.stderr
         with get_client(sync_client=True) as client:
             runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(
-                any_=[f"record · {SLUG}/permit-review → acknowledged"])))
+                any_=[f"record · {SLUG}/network-transition → acknowledged"])))
         assert [r.state.type.value for r in runs] == ["COMPLETED"]  # in the UI, as a flow run of its own
 
         # simulate and demo, on databases of their own, borrow serve's Prefect server and show in its UI
@@ -222,7 +222,7 @@ def test_commands_run_in_serve_and_fall_back_when_it_is_killed(prefect_server, t
         serve.send_signal(signal.SIGKILL)
         serve.wait(timeout=30)
         assert endpoint.socket_path(tmp_path / "state").exists()  # left behind, refusing connections
-        fallback = _cli(env, "record", f"{SLUG}/permit-review", "--status", "in_progress",
+        fallback = _cli(env, "record", f"{SLUG}/network-transition", "--status", "in_progress",
                         "--now", "2020-12-02T09:00+07:00")
         assert fallback.returncode == 0, fallback.stderr
         assert "không trả lời" in fallback.stderr and "prefect" in _imported(fallback.stderr)
