@@ -172,7 +172,7 @@ class ExtensionRequest(_Table, table=True):
     decision_reason: str | None = None
 
 
-class ClockLease(SQLModel, table=True):
+class ClockLease(_Table, table=True):
     """Which `dondoc serve` runs the clock of this database: one row at most, named ``clock`` (models/clocklease.py).
 
     APScheduler 3 keeps its jobs in this database and must never share that job store between two processes.
