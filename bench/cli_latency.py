@@ -72,7 +72,16 @@ def dondoc(*args: str) -> list[str]:
 
 
 def rows(bench: Bench) -> list[Row]:
-    """The table, in order. Add a row here (with a ``setup`` for what must run around it)."""
+    """The table, in order. Add a row here, with a ``setup`` for what must run around it; for instance
+
+        Row("dondoc record … (serve running)", dondoc("record", f"{slug}/permit-review", "--status", "in_progress"),
+            setup=serve_running, goal=2)
+
+    where ``serve_running(bench)`` is a context manager that starts `dondoc serve` with ``bench.env``, waits for
+    its socket and yields ``{}``; the same row without ``setup`` measures the slow path. A `launch` row needs a
+    new file each run: ``argv=lambda bench, i: dondoc("launch", str(new_file(bench, i)))`` (``i`` is -1 for the
+    unmeasured first run).
+    """
     slug, report = bench.slug, str(bench.work / "bao-cao.md")
     return [
         Row("dondoc --help", dondoc("--help"), goal=1.3),
@@ -94,15 +103,15 @@ def seeded() -> Iterator[Bench]:
                     "PYTHONPYCACHEPREFIX": str(work / "pycache"),
                     "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                     "COLUMNS": "120"})
-        os.environ["DONDOC_DATABASE_URL"] = env["DONDOC_DATABASE_URL"]
-        from models.db import transaction
+        from models.db import get_engine, open_database, session_scope
         from models.launch import launch_directive
         from models.loader import load_directive_file
         from models.timerules import TimeRules
 
-        with transaction() as session:
+        with session_scope(open_database(env["DONDOC_DATABASE_URL"])) as session:
             launch_directive(session, loaded=load_directive_file(SEED), rules=TimeRules(), actor="bench",
                              now=datetime(2020, 11, 30, 9, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
+        get_engine(env["DONDOC_DATABASE_URL"]).dispose()
         yield Bench(work=work, env=env)
 
 
