@@ -5,16 +5,15 @@ from __future__ import annotations
 import typer
 
 from dondoc.app import app, err, out
-from dondoc.render import safe
-from models.db import get_engine
-from models.errors import DatabaseUnavailable
-from models.settings import get_settings
 
 db = typer.Typer(help="Lược đồ cơ sở dữ liệu của dondoc (Alembic).", no_args_is_help=True)
 app.add_typer(db, name="db")
 
 
 def _engine():
+    from models.db import get_engine
+    from models.settings import get_settings
+
     return get_engine(get_settings().database_url)
 
 
@@ -23,7 +22,9 @@ def upgrade() -> None:
     """Nâng cấp cơ sở dữ liệu lên lược đồ mới nhất (chạy sau mỗi lần cập nhật dondoc)."""
     from sqlalchemy.exc import OperationalError
 
+    from dondoc.render import safe
     from models import migrate
+    from models.errors import DatabaseUnavailable
 
     try:
         before, after = migrate.upgrade(_engine())
@@ -40,7 +41,9 @@ def current() -> None:
     """In phiên bản lược đồ hiện tại và phiên bản mới nhất."""
     from sqlalchemy.exc import OperationalError
 
+    from dondoc.render import safe
     from models import migrate
+    from models.errors import DatabaseUnavailable
 
     try:
         now = migrate.current(_engine())

@@ -8,22 +8,10 @@ from typing import Annotated
 
 import typer
 
-from dondoc import render
-from dondoc.render import plain, safe
-from dondoc.app import JsonOption, NowOption, ReportFormat, Reported, app, err, out, prefect_quietly, print_json
-from dondoc.timeargs import parse_date, parse_now, split_target
-from models.db import rehearsal, transaction
-from models.errors import InputError
-from models.launch import launch_directive as launch_directive_rows
-from models.launch import upsert_registry
-from models.loader import load_directive_file, load_registry
-from models.queries import events_of, get_assignment, get_directive, list_directives, status_rows
-from models.settings import get_settings
-from models.textcheck import shown
-from models.timerules import TimeRules
-from models.extensions import decide_extension as decide_rows
-from models.extensions import pending_requests
-from models.updates import record_update as record_rows
+from dondoc.app import JsonOption, NowOption, ReportFormat, Reported, app, err, out, print_json
+
+# Each command imports what it uses when it runs: `dondoc --help` and the commands that only read
+# must not pay for the models, the database layer or Prefect (tests/test_fast_commands.py).
 
 
 @app.command()
@@ -38,6 +26,9 @@ def launch(
     Tệp sai được từ chối (mã thoát 2), kèm mọi lỗi với tên tệp, trường và dòng; khi đó không ghi gì.
     Nhiều tệp hoặc một thư mục: mỗi tệp một giao dịch; cuối cùng in danh sách đã khởi tạo và bị từ chối.
     """
+    from dondoc.timeargs import parse_now
+    from models.settings import get_settings
+
     settings = get_settings()
     moment = parse_now(now, settings.tz)
     paths = expand_directive_paths(files)
@@ -48,6 +39,8 @@ def launch(
 
 
 def expand_directive_paths(files: list[Path]) -> list[Path]:
+    from models.errors import InputError
+
     paths: list[Path] = []
     for item in files:
         if item.is_dir():
@@ -65,6 +58,7 @@ def expand_directive_paths(files: list[Path]) -> list[Path]:
 
 def _launch_one(file: Path, moment, by: str, settings, as_json: bool) -> None:
     from dondoc.actions import perform
+    from dondoc.render import safe
 
     result = perform("launch_one", {"path": str(file.resolve()), "now": moment.isoformat(), "by": by})
     for moved in result["moved"]:
@@ -81,6 +75,8 @@ def _launch_many(paths: list[Path], moment, by: str, as_json: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from dondoc.actions import perform
+    from dondoc.render import safe
+    from models.textcheck import shown
 
     show = not as_json and sys.stderr.isatty()
     progress = Progress(TextColumn("Khởi tạo"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -117,6 +113,13 @@ def status(
     now: NowOption = None,
 ) -> None:
     """Tình hình thực hiện: mỗi nhiệm vụ một dòng, với hạn, trạng thái và số ngày làm việc quá hạn (âm: còn lại)."""
+    from dondoc import render
+    from dondoc.timeargs import parse_now
+    from models.db import transaction
+    from models.queries import get_directive, list_directives, status_rows
+    from models.settings import get_settings
+    from models.timerules import TimeRules
+
     settings = get_settings()
     rules = TimeRules.from_settings(settings)
     moment = parse_now(now, settings.tz)
@@ -151,6 +154,10 @@ def record(
     now: NowOption = None,
 ) -> None:
     """Ghi nhận báo cáo của cơ quan. Ghi nhận mốc hoàn thành là [bold]done[/] thì văn bản kết thúc."""
+    from dondoc.render import safe
+    from dondoc.timeargs import parse_date, parse_now, split_target
+    from models.settings import get_settings
+
     settings = get_settings()
     slug, key = split_target(target)
     status_ = status_.value
@@ -182,6 +189,10 @@ def extend(
 
     Hạn mới được áp dụng, lịch nhắc được lập lại và cơ quan chủ trì được thông báo bằng thư.
     """
+    from dondoc.render import safe
+    from dondoc.timeargs import parse_date, parse_now, split_target
+    from models.settings import get_settings
+
     settings = get_settings()
     slug, key = split_target(target)
     moment = parse_now(now, settings.tz)
@@ -201,6 +212,10 @@ def extend(
 @app.command()
 def extensions(as_json: JsonOption = False) -> None:
     """Các đề nghị gia hạn đang chờ quyết định."""
+    from models.db import transaction
+    from models.extensions import pending_requests
+    from models.settings import get_settings
+
     settings = get_settings()
     with transaction(settings) as session:
         pending = pending_requests(session)
@@ -213,6 +228,9 @@ def extensions(as_json: JsonOption = False) -> None:
         err.print("Không có đề nghị gia hạn nào đang chờ.")
         return
     from rich.table import Table
+
+    from dondoc import render
+    from dondoc.render import plain
 
     table = Table(title="Đề nghị gia hạn đang chờ", title_justify="left")
     for header in ("Nhiệm vụ", "Đơn vị", "Ngày đề nghị", "Hạn hiện tại", "Đề nghị đến", "Lý do"):
@@ -232,15 +250,33 @@ def report(
     now: NowOption = None,
 ) -> None:
     """Lập báo cáo gửi Cục Viễn thông theo thể thức Nghị định 30/2020/NĐ-CP: số liệu, bảng nhiệm vụ, khó khăn, đề xuất."""
-    settings = get_settings()
-    moment = parse_now(now, settings.tz)
-    with transaction(settings) as session:
-        get_directive(session, slug=slug)
-    prefect_quietly()
-    from flows.report import produce_report
+    from dondoc.render import safe
+    from dondoc.timeargs import parse_now
+    from models.settings import get_settings
 
-    result = produce_report(slug=slug, format=fmt.value, output=str(output) if output else None, now=moment)
+    moment = parse_now(now, get_settings().tz)
+    result = report_to_file(slug, fmt.value, output, moment)
     err.print(f"Đã lập báo cáo: {safe(result['path'])}")
+    err.print(REPORT_IN_UI, markup=False)
+
+
+REPORT_IN_UI = "Báo cáo còn được hiển thị trên giao diện Prefect khi lập từ biểu mẫu Run hoặc khi dondoc serve đang chạy."
+
+
+def report_to_file(slug: str, fmt: str, output: Path | None, moment) -> dict:
+    """The report written by this process, without Prefect: the same file as the `produce-report` flow writes.
+
+    A file is all a report to a file needs, and starting Prefect for it cost a
+    coordinator seconds. The artifact ``report-<slug>`` is published only by the
+    flow: the Run form (flows/console.py), or a running serve (dondoc/actions.py, ``report``).
+    """
+    from models.paths import report_name
+    from models.settings import get_settings
+    from notifications.report import write_report
+
+    target = output or get_settings().reports_root / report_name(slug, fmt, moment.date())
+    result, _ = write_report(slug, fmt, target, moment)
+    return result
 
 
 @app.command()
@@ -249,6 +285,10 @@ def events(
     as_json: JsonOption = False,
 ) -> None:
     """Nhật ký: mọi thay đổi, theo thời gian, với người thực hiện và nội dung."""
+    from models.db import transaction
+    from models.queries import events_of, get_assignment, get_directive
+    from models.settings import get_settings
+
     settings = get_settings()
     slug, _, key = target.strip().partition("/")
     with transaction(settings) as session:
@@ -266,6 +306,9 @@ def events(
         print_json(rows)
         return
     from rich.table import Table
+
+    from dondoc import render
+    from dondoc.render import plain
 
     table = Table(title=plain(f"Nhật ký — {directive.number}" + (f" / {key}" if key else "")), title_justify="left")
     for header in ("Thời điểm", "Người thực hiện", "Sự kiện", "Nhiệm vụ", "Nội dung"):
@@ -287,6 +330,14 @@ def agencies(
 
     Cơ quan nào đổi địa chỉ thư thì các thư chưa gửi được đến địa chỉ cũ được đưa lại hàng chờ, gửi đến địa chỉ mới.
     """
+    from dondoc.render import safe
+    from dondoc.timeargs import parse_now
+    from models.db import transaction
+    from models.launch import upsert_registry
+    from models.loader import load_registry
+    from models.settings import get_settings
+    from models.textcheck import shown
+
     settings = get_settings()
     moment = parse_now(now, settings.tz)
     registry = load_registry(file)

@@ -6,19 +6,15 @@ import io
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dondoc.app import app, err
-from models.draft import render_draft
 from models.errors import InputError
-from models.letter import read_letter
-from models.loader import load_registry
-from models.proposal import Proposal, propose
-from models.settings import get_settings
-from models.textcheck import shown
-from models.timerules import TimeRules
+
+if TYPE_CHECKING:
+    from models.proposal import Proposal
 
 DEFAULT_REGISTRY = Path("directives") / "agencies" / "long-an.yaml"
 
@@ -39,6 +35,15 @@ def import_letter(
 
     Ví dụ: dondoc import-letter cong-van.docx -o directives/cong-van.yaml
     """
+    # Imported here, not at the top: `dondoc --help` and the other commands must not load the letter reader.
+    from models.draft import render_draft
+    from models.letter import read_letter
+    from models.loader import load_registry
+    from models.proposal import propose
+    from models.settings import get_settings
+    from models.textcheck import shown
+    from models.timerules import TimeRules
+
     registry_file = agencies or DEFAULT_REGISTRY
     if not registry_file.is_file():
         hint = "" if agencies else " trong thư mục hiện tại; chỉ rõ bằng --agencies TỆP"

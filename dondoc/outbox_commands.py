@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from sqlmodel import select
 from typer.core import TyperGroup
 
 from dondoc.app import JsonOption, NowOption, app, err, out, prefect_quietly, print_json
-from dondoc.render import plain, safe
-from dondoc.timeargs import parse_now
-from models.db import open_database, session_scope, transaction
-from models.deliveries import delivered, failures, requeue
-from models.errors import InputError, NotFound
-from models.queries import get_directive
-from models.settings import get_settings
-from models.status import LABELS
-from models.tables import Assignment, Directive, Notification
-from models.textcheck import shown
-from models.timerules import TimeRules
-from notifications.wording import RUNG_LABELS
+
+# As in directive_commands: each command imports what it uses when it runs, so that `outbox` (a listing)
+# and `--help` load neither Prefect nor what only sending, serving or simulating needs.
 
 ROOT = Path(__file__).resolve().parent.parent
-ACTION_LABELS = {**{k: v.lower() for k, v in LABELS.items()}, "extend": "đề nghị gia hạn, được chấp thuận"}
 STATE_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed": "lỗi", "cancelled": "đã hủy",
                 "skipped": "bỏ qua"}
 
@@ -37,6 +24,10 @@ STATE_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đ�
 @app.command()
 def sweep(now: NowOption = None, as_json: JsonOption = False) -> None:
     """Quét hộp thư đi: gửi mọi thư đến hạn (giao việc, nhắc hạn, đôn đốc, báo cáo) và in số thư đã gửi, lỗi, chờ gửi lại."""
+    from dondoc.timeargs import parse_now
+    from models.settings import get_settings
+    from models.textcheck import shown
+
     settings = get_settings()
     moment = parse_now(now, settings.tz)
     from dondoc.actions import perform
@@ -91,6 +82,16 @@ def outbox(
     """
     if ctx.invoked_subcommand:
         return
+    from rich.table import Table
+    from sqlmodel import select
+
+    from dondoc.render import plain
+    from models.db import transaction
+    from models.deliveries import delivered, failures
+    from models.queries import get_directive
+    from models.settings import get_settings
+    from models.tables import Assignment, Directive, Notification
+
     settings = get_settings()
     if state is not None and state not in STATE_LABELS:
         raise typer.BadParameter(f"{state!r}; dùng một trong: {', '.join(STATE_LABELS)}", param_hint="--state")
@@ -167,6 +168,14 @@ def retry(
     Mỗi thư chỉ gửi lại đến những địa chỉ chưa nhận được, với Message-ID cũ. Việc đưa lại được ghi vào nhật ký
     và báo trong bản tổng hợp kế tiếp. Thư của văn bản đã kết thúc hoặc nhiệm vụ đã xong không được gửi lại.
     """
+    from dondoc.render import plain
+    from dondoc.timeargs import parse_now
+    from models.db import transaction
+    from models.deliveries import requeue
+    from models.errors import InputError, NotFound
+    from models.queries import get_directive
+    from models.settings import get_settings
+
     settings = get_settings()
     if state != "failed":
         raise InputError(f"--state {state!r}: chỉ đưa lại được thư ở trạng thái failed")
@@ -199,6 +208,8 @@ def mailbox(
 ) -> None:
     """Máy chủ thư cục bộ (SMTP) để thử nghiệm: lưu mọi thư vào Maildir và in một dòng cho mỗi thư. Dừng bằng Ctrl-C."""
     from dondoc.mailbox import start_mailbox
+    from dondoc.render import safe
+    from models.textcheck import shown
     from dondoc.serve import install_signals, restore_signals
 
     def echo(message) -> None:
@@ -241,6 +252,9 @@ def serve(
     """
     import os
 
+    from dondoc.render import safe
+    from models.settings import get_settings
+
     settings = get_settings()
     prefect_quietly()
     from dondoc.endpoint import socket_path
@@ -274,6 +288,9 @@ def simulate(
     as_json: JsonOption = False,
 ) -> None:
     """Mô phỏng cả đợt đôn đốc trên cơ sở dữ liệu mới: khởi tạo, quét lúc 08:00 mỗi ngày làm việc, áp dụng phản hồi; in dòng thời gian."""
+    from dondoc.timeargs import parse_now
+    from models.settings import get_settings
+
     settings = get_settings()
     first = parse_now(start, settings.tz, "--from")
     last = parse_now(until, settings.tz, "--until")
@@ -299,6 +316,9 @@ def demo(
 ) -> None:
     """Chạy thử văn bản 2550/STTTT-BCTT của Long An từ 30/11/2020 đến 26/02/2021 với các phản hồi mẫu."""
     import shutil
+
+    from models.settings import get_settings
+    from models.textcheck import shown
 
     settings = get_settings()
     for name in ("maildir", "dondoc.db", "dondoc.db-wal", "dondoc.db-shm", "timeline.svg"):
@@ -342,6 +362,16 @@ def _prefect_ui() -> str:
 
 
 def _print_simulation(result, tz) -> None:
+    from collections import Counter
+
+    from rich.table import Table
+
+    from dondoc.render import plain
+    from models.status import LABELS
+    from models.textcheck import shown
+    from notifications.wording import RUNG_LABELS
+
+    action_labels = {**{k: v.lower() for k, v in LABELS.items()}, "extend": "đề nghị gia hạn, được chấp thuận"}
     table = Table(title=plain(f"Dòng thời gian — {result.number}"), title_justify="left")
     for header in ("Ngày", "Bậc", "Nhiệm vụ", "Người nhận"):
         table.add_column(header, overflow="fold")
@@ -360,7 +390,7 @@ def _print_simulation(result, tz) -> None:
     for response in result.responses:
         when = datetime.fromisoformat(response["on"]).astimezone(tz)
         note = f" — bỏ qua: {response['skipped']}" if response.get("skipped") else ""
-        action = ACTION_LABELS.get(response["action"], response["action"])
+        action = action_labels.get(response["action"], response["action"])
         out.print(shown(f"  {when:%d/%m/%Y %H:%M} · {response['assignment']} · {action}{note}"), markup=False)
     out.print(shown("Kết quả: " + ", ".join(f"{k}: {LABELS.get(v, v).lower()}" for k, v in summary["final"].items())),
               markup=False)
@@ -377,6 +407,9 @@ def _short(addresses: list[str]) -> list[str]:
 
 
 def _timeline_svg(result, settings) -> str:
+    from models.db import open_database, session_scope
+    from models.queries import get_directive
+    from models.timerules import TimeRules
     from notifications.timeline import days_off_between, lanes_from_db, timeline_svg
 
     rules = TimeRules.from_settings(settings)

@@ -53,6 +53,9 @@ def open_database(url: str) -> Engine:
     if url in _ready:
         return engine
     try:
+        if migrate.at_head(engine):  # the usual case, told with one query and without Alembic
+            _ready.add(url)
+            return engine
         if migrate.is_fresh(engine):
             try:
                 migrate.upgrade(engine)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import ConfigDict
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
@@ -15,7 +16,18 @@ def _instant(**kwargs: Any):
     return Field(sa_type=AwareDateTime, **kwargs)
 
 
-class Registry(SQLModel, table=True):
+class _Table(SQLModel):
+    """The base of every table: pydantic builds a table's validator on first use, not at import.
+
+    Rows are read and written through SQLAlchemy, which never calls it, so a
+    command that only reads never pays for it (about a third of this
+    module's import time); ``model_validate`` and the like build it when first called.
+    """
+
+    model_config = ConfigDict(defer_build=True)  # merged with SQLModel's own (from_attributes)
+
+
+class Registry(_Table, table=True):
     """A set of agencies loaded from one YAML file (for example, one province)."""
 
     name: str = Field(primary_key=True, max_length=64)
@@ -25,7 +37,7 @@ class Registry(SQLModel, table=True):
     loaded_at: datetime = _instant()
 
 
-class Agency(SQLModel, table=True):
+class Agency(_Table, table=True):
     code: str = Field(primary_key=True, max_length=32)
     registry_name: str = Field(foreign_key="registry.name", index=True, max_length=64)
     name: str
@@ -37,7 +49,7 @@ class Agency(SQLModel, table=True):
     head_email: str
 
 
-class Directive(SQLModel, table=True):
+class Directive(_Table, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(unique=True, index=True, max_length=120)
     number: str = Field(unique=True, max_length=120)
@@ -57,7 +69,7 @@ class Directive(SQLModel, table=True):
     definition: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-class Assignment(SQLModel, table=True):
+class Assignment(_Table, table=True):
     __table_args__ = (UniqueConstraint("directive_id", "key"),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -77,7 +89,7 @@ class Assignment(SQLModel, table=True):
     updated_at: datetime = _instant()
 
 
-class AssignmentAgency(SQLModel, table=True):
+class AssignmentAgency(_Table, table=True):
     """An agency's part in an assignment: ``lead`` (chủ trì) or ``supporting`` (phối hợp)."""
 
     __tablename__ = "assignment_agency"
@@ -88,7 +100,7 @@ class AssignmentAgency(SQLModel, table=True):
     position: int = 0
 
 
-class Event(SQLModel, table=True):
+class Event(_Table, table=True):
     """One row of the append-only audit trail."""
 
     __table_args__ = (Index("ix_event_directive_at", "directive_id", "at"),)
@@ -102,7 +114,7 @@ class Event(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-class Notification(SQLModel, table=True):
+class Notification(_Table, table=True):
     """One planned message in the outbox.
 
     Planned in the same transaction as the change that causes it; claimed,
@@ -139,7 +151,7 @@ class Notification(SQLModel, table=True):
     created_at: datetime = _instant()
 
 
-class ExtensionRequest(SQLModel, table=True):
+class ExtensionRequest(_Table, table=True):
     """An agency's request for more time, and the coordinator's decision on it."""
 
     __tablename__ = "extension_request"
@@ -160,7 +172,7 @@ class ExtensionRequest(SQLModel, table=True):
     decision_reason: str | None = None
 
 
-class ClockLease(SQLModel, table=True):
+class ClockLease(_Table, table=True):
     """Which `dondoc serve` runs the clock of this database: one row at most, named ``clock`` (models/clocklease.py).
 
     APScheduler 3 keeps its jobs in this database and must never share that job store between two processes.

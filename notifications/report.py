@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -165,3 +168,45 @@ def to_markdown(report: Report) -> str:
 
 def to_html(report: Report) -> str:
     return environment().get_template("report.html.j2").render(report=report)
+
+
+def render_report(slug: str, fmt: str, now: datetime) -> tuple[bytes, str]:
+    """The report's bytes in ``fmt`` (md, html, docx), and its Markdown (what the Prefect UI shows)."""
+    from models.db import transaction
+    from models.settings import get_settings
+
+    rules = TimeRules.from_settings(get_settings())
+    with transaction() as session:
+        report = build_report(session, slug=slug, now=now, rules=rules, with_timeline=fmt == "html")
+    markdown = to_markdown(report)
+    if fmt == "md":
+        return markdown.encode("utf-8"), markdown
+    if fmt == "html":
+        return to_html(report).encode("utf-8"), markdown
+    from notifications.docx_report import to_docx  # python-docx only when a .docx is asked for
+
+    return to_docx(report), markdown
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` in one step: a reader sees the old file or the new one, never half of it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".report-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(slug: str, fmt: str, target: Path, now: datetime) -> tuple[dict, str]:
+    """Render the report and write it to ``target``; returns what was written and the report's Markdown.
+
+    Shared by the `write-report` task (which also publishes the Markdown as an
+    artifact) and by `dondoc report`, which writes the file without Prefect.
+    """
+    data, markdown = render_report(slug, fmt, now)
+    write_atomically(target, data)
+    return {"path": str(target), "bytes": len(data), "format": fmt}, markdown

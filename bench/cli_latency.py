@@ -1,0 +1,183 @@
+"""Wall time of the coordinator's commands, each beside `python -c "import sqlmodel"` measured in the same run.
+
+    .venv/bin/python bench/cli_latency.py [--runs 5] [--json]
+
+Goal (issue 11): `dondoc --help`, `dondoc status SLUG` and `dondoc events SLUG`
+take at most 1.3× `import sqlmodel`. The machine's speed varies from minute to
+minute, so a figure means something only beside the baseline: the runs are
+interleaved (one of each row per round, the baseline first) and each row is
+given as the median of its runs and that median over the baseline's.
+
+Each command is a fresh `python -m dondoc …` process on a temporary database
+(DONDOC_DATABASE_URL, DONDOC_STATE_DIR) holding the seed directive, launched
+with models.launch directly (no Prefect). Bytecode is cached as an installed
+dondoc's would be (in a temporary PYTHONPYCACHEPREFIX, even where
+PYTHONDONTWRITEBYTECODE is set), and a first unmeasured run of each row fills
+that cache and the disk cache. A row may need something running
+around it (a `dondoc serve`): its ``setup`` is a context manager entered once
+for its group of rows, which gets its own baseline runs inside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SEED = ROOT / "directives" / "2550-STTTT-BCTT.yaml"
+SLUG = "2550-stttt-bctt"
+BASELINE = "python -c \"import sqlmodel\""
+
+
+@dataclass
+class Bench:
+    """What the rows run against: a temporary folder and the environment of every child process."""
+
+    work: Path
+    env: dict[str, str]
+    slug: str = SLUG
+
+
+@dataclass
+class Row:
+    label: str
+    # What follows `python`: a list, or a function of (bench, run number) for a command that cannot repeat itself
+    # (a second `launch` of one file is refused).
+    argv: list[str] | Callable[[Bench, int], list[str]]
+    # Entered once around the row's runs; yields extra environment variables (a serve's address, say). Rows
+    # sharing a setup (the same function) are measured together, with their own baseline runs inside it.
+    setup: Callable[[Bench], contextlib.AbstractContextManager[dict[str, str]]] | None = None
+    goal: float | None = None  # at most this many times the baseline
+    times: list[float] = field(default_factory=list)  # wall seconds, one a run
+    cpu: list[float] = field(default_factory=list)  # user + system seconds of the process, one a run
+
+
+def dondoc(*args: str) -> list[str]:
+    return ["-m", "dondoc", *args]
+
+
+def rows(bench: Bench) -> list[Row]:
+    """The table, in order. Add a row here, with a ``setup`` for what must run around it; for instance
+
+        Row("dondoc record … (serve running)", dondoc("record", f"{slug}/permit-review", "--status", "in_progress"),
+            setup=serve_running, goal=2)
+
+    where ``serve_running(bench)`` is a context manager that starts `dondoc serve` with ``bench.env``, waits for
+    its socket and yields ``{}``; the same row without ``setup`` measures the slow path. A `launch` row needs a
+    new file each run: ``argv=lambda bench, i: dondoc("launch", str(new_file(bench, i)))`` (``i`` is -1 for the
+    unmeasured first run).
+    """
+    slug, report = bench.slug, str(bench.work / "bao-cao.md")
+    return [
+        Row("dondoc --help", dondoc("--help"), goal=1.3),
+        Row("dondoc status SLUG", dondoc("status", slug), goal=1.3),
+        Row("dondoc events SLUG", dondoc("events", slug), goal=1.3),
+        Row("dondoc outbox SLUG", dondoc("outbox", slug)),
+        Row("dondoc report SLUG -o FILE --format md", dondoc("report", slug, "-o", report, "--format", "md")),
+    ]
+
+
+@contextlib.contextmanager
+def seeded() -> Iterator[Bench]:
+    """A temporary database holding the seed directive, and the environment that points at it."""
+    with tempfile.TemporaryDirectory(prefix="bench-cli-") as folder:
+        work = Path(folder)
+        env = {name: value for name, value in os.environ.items()
+               if not name.startswith("DONDOC_") and name != "PYTHONDONTWRITEBYTECODE"}
+        env.update({"DONDOC_DATABASE_URL": f"sqlite:///{work / 'dondoc.db'}", "DONDOC_STATE_DIR": str(work / "state"),
+                    "PYTHONPYCACHEPREFIX": str(work / "pycache"),
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+                    "COLUMNS": "120"})
+        from models.db import get_engine, open_database, session_scope
+        from models.launch import launch_directive
+        from models.loader import load_directive_file
+        from models.timerules import TimeRules
+
+        with session_scope(open_database(env["DONDOC_DATABASE_URL"])) as session:
+            launch_directive(session, loaded=load_directive_file(SEED), rules=TimeRules(), actor="bench",
+                             now=datetime(2020, 11, 30, 9, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")))
+        get_engine(env["DONDOC_DATABASE_URL"]).dispose()
+        yield Bench(work=work, env=env)
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of one run; a failed command stops the bench (its time would mean nothing)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, *argv], env=env, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(argv)} exited with {done.returncode}:\n{done.stderr}")
+    return seconds, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def measure(bench: Bench, table: list[Row], runs: int) -> list[tuple[Row, list[Row]]]:
+    """Each group of rows sharing a setup, with its baseline row: ``runs`` rounds, the baseline first in each."""
+    groups: dict[object, list[Row]] = {}
+    for row in table:
+        groups.setdefault(row.setup, []).append(row)
+    measured = []
+    for setup, members in groups.items():
+        baseline = Row(BASELINE, ["-c", "import sqlmodel"])
+        with (setup(bench) if setup else contextlib.nullcontext({})) as extra:
+            env = {**bench.env, **extra}
+            timed(["-c", "import sqlmodel"], env, bench.work)  # unmeasured: fills the bytecode and disk caches
+            for row in members:
+                timed(row.argv(bench, -1) if callable(row.argv) else row.argv, env, bench.work)
+            for i in range(runs):
+                for row in [baseline, *members]:
+                    wall, cpu = timed(row.argv(bench, i) if callable(row.argv) else row.argv, env, bench.work)
+                    row.times.append(wall)
+                    row.cpu.append(cpu)
+        measured.append((baseline, members))
+    return measured
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    args = parser.parse_args()
+    with seeded() as bench:
+        measured = measure(bench, rows(bench), args.runs)
+    results = []
+    for baseline, members in measured:
+        base, base_cpu = statistics.median(baseline.times), statistics.median(baseline.cpu)
+        for row in [baseline, *members]:
+            median, cpu = statistics.median(row.times), statistics.median(row.cpu)
+            results.append({"label": row.label, "median_s": round(median, 3), "ratio": round(median / base, 2),
+                            "cpu_s": round(cpu, 3), "cpu_ratio": round(cpu / base_cpu, 2), "goal": row.goal,
+                            "runs_s": [round(t, 3) for t in row.times],
+                            "setup": row.setup.__name__ if row.setup else None})
+    if args.json:
+        print(json.dumps({"bench": "cli_latency", "runs": args.runs, "rows": results}, ensure_ascii=False))
+        return
+    width = max(len(r["label"]) for r in results)
+    print(f"{'command':<{width}}  wall     × sqlmodel  goal            CPU      × sqlmodel")
+    for r in results:
+        goal = f"≤ {r['goal']}×" + (" met" if r["ratio"] <= r["goal"] else " missed") if r["goal"] else ""
+        print(f"{r['label']:<{width}}  {r['median_s']:5.3f} s  {r['ratio']:9.2f}×  {goal:<14}  "
+              f"{r['cpu_s']:5.3f} s  {r['cpu_ratio']:9.2f}×")
+    print(f"(medians of {args.runs} interleaved runs; the goal is on wall time, CPU time (user + system) is less "
+          f"moved by a busy machine; python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f} at the end)")
+
+
+if __name__ == "__main__":
+    main()
