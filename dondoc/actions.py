@@ -222,8 +222,13 @@ def borrow_prefect() -> str | None:
     return url
 
 
-def perform(action: str, params: dict[str, Any], *, progress: Progress = None) -> dict:
-    """Run ``action`` in a running serve if one answers for this database, else here, in this process."""
+def perform(action: str, params: dict[str, Any], *, progress: Progress = None,
+            fallback: Callable[..., dict] | None = None) -> dict:
+    """Run ``action`` in a running serve if one answers for this database, else here, in this process.
+
+    ``fallback`` is what to run here instead of the action's flow, for actions whose result needs no Prefect
+    (a report to a file): then nothing is slow, and nothing is said.
+    """
     from models.settings import get_settings
 
     settings = get_settings()
@@ -248,6 +253,9 @@ def perform(action: str, params: dict[str, Any], *, progress: Progress = None) -
                 raise_remote(reply["error"])
         else:
             return reply["result"]
+    if fallback is not None:
+        _SlowPath.before = _SlowPath.after = None
+        return fallback(**params)
     _SlowPath.active = True
     try:
         return ACTIONS[action](**params, progress=progress)

@@ -254,10 +254,19 @@ def report(
     from dondoc.timeargs import parse_now
     from models.settings import get_settings
 
-    moment = parse_now(now, get_settings().tz)
-    result = report_to_file(slug, fmt.value, output, moment)
+    from dondoc.actions import perform
+    from models.paths import report_name
+
+    settings = get_settings()
+    moment = parse_now(now, settings.tz)
+    target = (output or settings.reports_root / report_name(slug, fmt.value, moment.date())).resolve()
+    # With serve running, its flow writes the file and shows the report in the UI (the artifact report-SLUG);
+    # without, this process writes the same file and never starts Prefect for it.
+    result = perform("report", {"slug": slug, "format": fmt.value, "output": str(target), "now": moment.isoformat()},
+                     fallback=lambda **_: report_to_file(slug, fmt.value, target, moment) | {"local": True})
     err.print(f"Đã lập báo cáo: {safe(result['path'])}")
-    err.print(REPORT_IN_UI, markup=False)
+    if result.get("local"):
+        err.print(REPORT_IN_UI, markup=False)
 
 
 REPORT_IN_UI = "Báo cáo còn được hiển thị trên giao diện Prefect khi lập từ biểu mẫu Run hoặc khi dondoc serve đang chạy."

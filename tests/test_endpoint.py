@@ -187,7 +187,7 @@ def _imported(stderr: str) -> set[str]:
 
 def test_commands_run_in_serve_and_fall_back_when_it_is_killed(prefect_server, tmp_path, free_port):
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterName
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "DONDOC_DATABASE_URL":
@@ -203,13 +203,21 @@ def test_commands_run_in_serve_and_fall_back_when_it_is_killed(prefect_server, t
         recorded = _cli(env, "record", f"{SLUG}/network-transition", "--status", "acknowledged",
                         "--now", "2020-12-01T09:00+07:00")
         assert recorded.returncode == 0, recorded.stderr
-        for done in (launched, recorded):
+        report = tmp_path / "bao-cao.md"
+        reported = _cli(env, "report", SLUG, "--format", "md", "-o", str(report), "--now", "2020-12-01T10:00+07:00")
+        assert reported.returncode == 0, reported.stderr
+        assert "ỦY BAN NHÂN DÂN TỈNH LONG AN" in report.read_text(encoding="utf-8")
+        assert "còn được hiển thị" not in reported.stderr
+        for done in (launched, recorded, reported):
             assert "prefect" not in _imported(done.stderr)  # the CLI asked serve; serve ran the flow
             assert "Gợi ý" not in done.stderr
         with get_client(sync_client=True) as client:
             runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(
                 any_=[f"record · {SLUG}/network-transition → acknowledged"])))
+            artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(
+                any_=[f"report-{SLUG}"])))
         assert [r.state.type.value for r in runs] == ["COMPLETED"]  # in the UI, as a flow run of its own
+        assert any("bao-cao.md" in (a.description or "") for a in artifacts)  # the report, shown in the UI too
 
         # simulate and demo, on databases of their own, borrow serve's Prefect server and show in its UI
         borrowed = endpoint.ask(endpoint.socket_path(tmp_path / "state"), "prefect_api", {}, database="0" * 32)
