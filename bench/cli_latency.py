@@ -83,13 +83,65 @@ def rows(bench: Bench) -> list[Row]:
     unmeasured first run).
     """
     slug, report = bench.slug, str(bench.work / "bao-cao.md")
+    statuses = ["acknowledged", "in_progress"]  # the unmeasured first run acknowledges; then progress, again and again
+    record = lambda bench, i: dondoc("record", f"{slug}/permit-review", "--status", statuses[min(i + 1, 1)],  # noqa: E731
+                                     "--note", f"lượt {i + 1}")
+    launch = lambda prefix: lambda bench, i: dondoc("launch", str(new_file(bench, f"{prefix}{i + 1}")))  # noqa: E731
     return [
         Row("dondoc --help", dondoc("--help"), goal=1.3),
         Row("dondoc status SLUG", dondoc("status", slug), goal=1.3),
         Row("dondoc events SLUG", dondoc("events", slug), goal=1.3),
         Row("dondoc outbox SLUG", dondoc("outbox", slug)),
         Row("dondoc report SLUG -o FILE --format md", dondoc("report", slug, "-o", report, "--format", "md")),
+        Row("dondoc record … (serve running)", record, setup=serve_running, goal=2),
+        Row("dondoc launch FILE (serve running)", launch("S"), setup=serve_running, goal=3),
+        Row("dondoc record … (no serve: temporary Prefect server)", record, setup=no_serve),
+        Row("dondoc launch FILE (no serve: temporary Prefect server)", launch("T"), setup=no_serve),
     ]
+
+
+def new_file(bench: Bench, prefix: str) -> Path:
+    """A directive of five assignments not launched before (a second launch of one number is refused)."""
+    from dondoc.testing import write_directives
+
+    return write_directives(bench.work / "directives" / prefix, 1, 5, prefix=prefix)[0]
+
+
+@contextlib.contextmanager
+def serve_running(bench: Bench) -> Iterator[dict[str, str]]:
+    """`dondoc serve` as a province runs it: its own Prefect server (on a free port here), no clock ticking."""
+    import signal
+    import socket
+
+    def free() -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    log = open(bench.work / "serve.log", "w+", encoding="utf-8")
+    serve = subprocess.Popen([sys.executable, "-m", "dondoc", "serve", "--no-clock", "--port", str(free()),
+                              "--prefect-port", str(free())], env=bench.env, cwd=bench.work, stdout=log,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while "Ctrl-C" not in (bench.work / "serve.log").read_text(encoding="utf-8"):
+            if serve.poll() is not None or time.monotonic() > deadline:
+                sys.exit("dondoc serve did not start:\n" + (bench.work / "serve.log").read_text(encoding="utf-8"))
+            time.sleep(0.2)
+        yield {}
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        try:
+            serve.wait(60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+        log.close()
+
+
+@contextlib.contextmanager
+def no_serve(bench: Bench) -> Iterator[dict[str, str]]:
+    """No serve and no PREFECT_API_URL: each command starts a temporary Prefect server, as a fresh checkout does."""
+    yield {}
 
 
 @contextlib.contextmanager
@@ -98,9 +150,10 @@ def seeded() -> Iterator[Bench]:
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as folder:
         work = Path(folder)
         env = {name: value for name, value in os.environ.items()
-               if not name.startswith("DONDOC_") and name != "PYTHONDONTWRITEBYTECODE"}
+               if not name.startswith("DONDOC_") and name not in ("PYTHONDONTWRITEBYTECODE", "PREFECT_API_URL")}
         env.update({"DONDOC_DATABASE_URL": f"sqlite:///{work / 'dondoc.db'}", "DONDOC_STATE_DIR": str(work / "state"),
                     "PYTHONPYCACHEPREFIX": str(work / "pycache"),
+                    "PREFECT_HOME": str(work / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                     "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                     "COLUMNS": "120"})
         from models.db import get_engine, open_database, session_scope
