@@ -61,8 +61,8 @@ class Settings(BaseSettings):
     )
     prefect_startup_seconds: float = Field(
         default=120, gt=0, le=3600,
-        description="How long a temporary Prefect server may take to start (each of two attempts). Prefect's own "
-                    "limit is 20 s, which a busy machine exceeds.",
+        description="How long a Prefect server that dondoc starts may take to start: a command's temporary one (each "
+                    "of its two attempts), serve's own. Prefect's own limit is 20 s, which a busy machine exceeds.",
     )
     upload_max_mb: float = Field(default=10.0, gt=0, le=200, description="Largest reply document accepted, in MB.")
     directives_dir: str = Field(
