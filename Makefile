@@ -4,7 +4,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STATE := .dondoc
+# dondoc's state, and Prefect's under it (runs, artifacts): where `dondoc demo` writes them and `make ui` reads them.
+# dondoc itself puts PREFECT_HOME at DONDOC_STATE_DIR/prefect when it is unset; this says the same to `prefect`.
+STATE := $(or $(DONDOC_STATE_DIR),.dondoc)
 export PREFECT_HOME ?= $(abspath $(STATE))/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 

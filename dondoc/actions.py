@@ -39,9 +39,9 @@ class _SlowPath:
 def _to_prefect() -> None:
     """Just before a flow, in the CLI's own process: Prefect's logs stay off the terminal; say why it is slow."""
     if _SlowPath.active:
-        from dondoc.app import err, prefect_quietly
+        from dondoc.app import err, prefect_ready
 
-        prefect_quietly()
+        prefect_ready()
         if _SlowPath.before:
             err.print(_SlowPath.before, markup=False, highlight=False)
             _SlowPath.before = None

@@ -85,13 +85,41 @@ class ReportFormat(str, Enum):
 
 
 def prefect_quietly() -> None:
-    """Prefect's logs belong in its UI, not on a coordinator's terminal.
+    """Prefect's logs belong in its UI, not on a coordinator's terminal; its state belongs with dondoc's.
 
     Even failures: the shell reports them as one line, and the full trace is
-    kept with the flow run.
+    kept with the flow run. Unless PREFECT_HOME says otherwise, Prefect keeps
+    its database (runs, logs, artifacts) in DONDOC_STATE_DIR/prefect, where
+    `dondoc serve` and `make ui` read it. Call this before Prefect is imported:
+    it reads its settings then.
     """
+    from dondoc.prefect_server import prefect_home
+    from models.settings import get_settings
+
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if not os.environ.get("PREFECT_HOME"):
+        os.environ["PREFECT_HOME"] = str(prefect_home(get_settings().state_dir))
+
+
+def prefect_ready() -> None:
+    """Before a flow runs in the command's own process: Prefect quiet, and an API to talk to.
+
+    Without PREFECT_API_URL (no serve answered) that is a temporary server,
+    started here with a generous timeout and one retry (flows/tempserver.py)
+    rather than by Prefect in the middle of the flow call, where a slow start
+    ends in a traceback.
+    """
+    from models.settings import get_settings
+
+    prefect_quietly()
+    timeout = get_settings().prefect_startup_seconds
+    from flows.tempserver import ensure_api
+
+    def retrying(reason: str) -> None:
+        err.print(shown(f"Máy chủ Prefect tạm thời chưa sẵn sàng: {reason}; đang thử lại."), markup=False)
+
+    ensure_api(timeout, on_retry=retrying)
 
 
 def print_json(data: Any) -> None:

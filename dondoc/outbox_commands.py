@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-from dondoc.app import JsonOption, NowOption, app, err, out, prefect_quietly, print_json
+from dondoc.app import JsonOption, NowOption, app, err, out, prefect_quietly, prefect_ready, print_json
 
 # As in directive_commands: each command imports what it uses when it runs, so that `outbox` (a listing)
 # and `--help` load neither Prefect nor what only sending, serving or simulating needs.
@@ -299,7 +299,7 @@ def simulate(
     from dondoc.actions import borrow_prefect
 
     borrow_prefect()
-    prefect_quietly()
+    prefect_ready()
     from dondoc.simulate import simulate as run
 
     result = run(file, start=first, until=last, responses=responses, maildir=maildir,
@@ -331,7 +331,7 @@ def demo(
     from dondoc.actions import borrow_prefect
 
     borrow_prefect()
-    prefect_quietly()
+    prefect_ready()
     from dondoc.simulate import simulate as run
 
     result = run(ROOT / "directives" / "2550-STTTT-BCTT.yaml",
@@ -355,10 +355,13 @@ def demo(
 def _prefect_ui() -> str:
     import os
 
+    from flows.tempserver import temporary_api_url
+
     api = os.environ.get("PREFECT_API_URL")
-    if api:
+    if api and api != temporary_api_url():  # the temporary server stops with this command
         return api.removesuffix("/api").removesuffix("/api/") + "/runs"
-    return "chạy `make ui` rồi mở http://127.0.0.1:4200/runs (các lần chạy được lưu trong PREFECT_HOME)"
+    return (f"chạy `make ui` (hoặc `dondoc serve`) rồi mở http://127.0.0.1:4200/runs; các lần chạy được lưu trong "
+            f"{os.environ.get('PREFECT_HOME')}")
 
 
 def _print_simulation(result, tz) -> None:

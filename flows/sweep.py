@@ -12,26 +12,30 @@ from tasks.artifacts import publish_statuses
 from tasks.sweep import dispatch, prepare_sweep
 
 
-def sweep_once(now: datetime, collect: bool = False) -> dict:
+def sweep_once(now: datetime, collect: bool = False, *, as_tasks: bool = True, publish: bool = True) -> dict:
     """One sweep as a handful of task runs: one per batch of up to DONDOC_BATCH_SIZE messages, plus two.
 
     A plain function, so the sweep flow and the simulation share it without
-    paying for a subflow run per sweep.
+    paying for a subflow run per sweep. With ``as_tasks=False`` the steps run
+    as plain calls, inside whatever task runs the sweep (a simulated day);
+    ``publish=False`` leaves the status artifacts to the caller.
     """
-    prepared = prepare_sweep(now)
+    prepare, send, refresh = ((prepare_sweep, dispatch, publish_statuses) if as_tasks
+                              else (prepare_sweep.fn, dispatch.fn, publish_statuses.fn))
+    prepared = prepare(now)
     counts: Counter = Counter()
     delivered = 0
     sent: list[dict] = []
     batches = 0
     while True:
-        result = dispatch(now, collect=collect)
+        result = send(now, collect=collect)
         batches += 1
         counts.update(result["counts"])
         delivered += result["delivered"]
         sent.extend(result["sent"])
         if result["claimed"] < result["limit"] or result["unavailable"]:
             break  # nothing more is due, or the mail server is down: the next batches wait for the next sweep
-    published = publish_statuses(now)
+    published = refresh(now) if publish else 0
     return {
         "sent": counts.get("sent", 0),
         "failed": counts.get("failed", 0),

@@ -124,18 +124,3 @@ def test_bad_responses_file_is_refused_with_its_lines(prefect_server, tmp_path):
     assert result.exit_code == 2
     assert f"{bad}:1: [0].status" in result.stderr and f"{bad}:2: [1].assignment" in result.stderr
     assert f"{bad}:3: [2].on" in result.stderr
-
-
-def test_demo_writes_messages_timeline_and_database(prefect_server, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["demo", "--output", str(tmp_path / "demo")], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    svg = (tmp_path / "demo" / "timeline.svg").read_text(encoding="utf-8")
-    assert svg.startswith("<svg") and "industrial-park-access" in svg and "kết thúc" in svg
-    assert "G = giao nhiệm vụ" in svg and "= notice" not in svg  # a Vietnamese legend
-    assert len(list((tmp_path / "demo" / "maildir" / "new").iterdir())) > 20
-    assert "Prefect UI" in result.stdout and "maildir" in result.stdout
-    summary = next(line for line in result.stdout.splitlines() if line.startswith("Tổng số thư:"))
-    assert "đề nghị gia hạn 1" in summary and "báo cáo Văn phòng UBND tỉnh" in summary  # Vietnamese, capitals kept
-    assert "extension-" not in summary
-    assert "industrial-park-access: đã hủy" in result.stdout and "permit-review · hoàn thành" in result.stdout
