@@ -77,7 +77,9 @@ def build_scheduler(settings: Settings) -> BackgroundScheduler:
                       id="sweep-morning", name="quét 08:00", replace_existing=True, misfire_grace_time=3600)
     # The catch-up sweep runs on a scheduler thread like every other sweep: Prefect takes over SIGTERM in
     # the main thread while a flow runs there, and serve must keep it to stop cleanly.
-    scheduler.add_job(sweep_job, id="sweep-startup", name="quét khi khởi động", jobstore="once")
+    # Built before the slow Prefect start and run whenever the scheduler starts: never "missed".
+    scheduler.add_job(sweep_job, id="sweep-startup", name="quét khi khởi động", jobstore="once",
+                      misfire_grace_time=None)
     return scheduler
 
 

@@ -298,3 +298,34 @@ def test_database_fingerprint_tells_relative_sqlite_paths_apart(tmp_path, monkey
     monkeypatch.chdir(tmp_path / "b")
     assert endpoint.database_fingerprint("sqlite:///dondoc.db") != here
     assert "secret" not in endpoint.database_fingerprint("postgresql://u:secret@h/db")
+
+
+def test_serve_starts_its_own_prefect_server_and_it_dies_with_serve(tmp_path, free_port):
+    """No PREFECT_API_URL: serve runs Prefect's server (UI and API) as its child, with its data in the state dir;
+    the start-up sweep still runs after that slow start; a serve killed with -9 takes the server with it."""
+    import urllib.request
+
+    env = {name: value for name, value in os.environ.items() if name not in ("PREFECT_API_URL", "PREFECT_HOME")}
+    env.update({"DONDOC_DATABASE_URL": f"sqlite:///{tmp_path / 'dondoc.db'}", "DONDOC_STATE_DIR": str(tmp_path / "state"),
+                "DONDOC_SMTP_PORT": "9"})
+    ui = free_port()
+    serve = subprocess.Popen([sys.executable, "-m", "dondoc", "serve", "--port", str(free_port()), "--prefect-port",
+                              str(ui)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: "Quét: gửi 0 thông báo" in _peek(serve), serve, timeout=240)
+        assert f"Prefect UI: http://127.0.0.1:{ui}" in _peek(serve)
+        with urllib.request.urlopen(f"http://127.0.0.1:{ui}/", timeout=10) as page:
+            assert page.status == 200 and b"<html" in page.read().lower()  # the UI, not only the API
+        assert (tmp_path / "state" / "prefect" / "prefect.db").exists()
+        children = subprocess.run(["pgrep", "-P", str(serve.pid)], capture_output=True, text=True).stdout.split()
+        assert children
+        serve.send_signal(signal.SIGKILL)
+        serve.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(Path(f"/proc/{pid}").exists() for pid in children)  # PR_SET_PDEATHSIG
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
