@@ -202,8 +202,21 @@ def run_from_form(page, ui: dict, deployment: str, parameters: dict, shot: Path)
     page.get_by_role("button", name="Submit").wait_for()
     page.wait_for_timeout(500)
     page.screenshot(path=str(shot), full_page=True)
-    page.get_by_role("button", name="Submit").click()
-    page.wait_for_url(re.compile(r".*/deployments/deployment/[^/]+\?tab=Runs.*|.*/runs/flow-run/.*"), timeout=30_000)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    submitted = re.compile(r".*/deployments/deployment/[^/]+\?tab=Runs.*|.*/runs/flow-run/.*")
+    for attempt in range(3):
+        page.get_by_role("button", name="Submit").click()
+        try:
+            page.wait_for_url(submitted, timeout=30_000 if attempt == 2 else 15_000)
+            return
+        except PlaywrightTimeout:
+            # Prefect's own server on SQLite, busy with the previous run's writes, sometimes refuses the new run
+            # (a toast "Oops. Something went wrong.", no run, no navigation); a person would press Submit again.
+            # What the test asserts is unchanged: each action's effect in dondoc's database and mailbox.
+            if attempt == 2:
+                raise
+            page.wait_for_timeout(2_000)
 
 
 def wait_until(check, timeout: float = 90):
