@@ -205,9 +205,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    parser.add_argument("--only", action="append", default=[], metavar="TEXT",
+                        help="only the rows whose label contains TEXT (repeatable)")
     args = parser.parse_args()
     with seeded() as bench:
-        measured = measure(bench, rows(bench), args.runs)
+        table = [row for row in rows(bench) if not args.only or any(text in row.label for text in args.only)]
+        measured = measure(bench, table, args.runs)
     results = []
     for baseline, members in measured:
         base, base_cpu = statistics.median(baseline.times), statistics.median(baseline.cpu)

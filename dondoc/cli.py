@@ -1,5 +1,13 @@
 """The ``dondoc`` command line: what coordinators type."""
 
+import os
+
+# The first time pydantic builds a model it looks for plugins among the entry points of every installed
+# distribution. Prefect's dependencies make that a long list: about 0.3 s here, more than a read-only command
+# spends on everything but its imports (bench/cli_latency.py). dondoc uses no pydantic plugin; one set
+# deliberately in the environment is still honoured.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 from dondoc import db_commands, directive_commands, letter_commands, outbox_commands  # noqa: F401  (they register their commands)
 from dondoc.app import app
 

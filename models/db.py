@@ -15,7 +15,7 @@ from sqlmodel import Session, create_engine
 from models import migrate
 from models.errors import ConfigError, DatabaseUnavailable
 from models.settings import Settings, get_settings
-from models.tables import Event
+from models.tables import Event, use_dialect
 
 
 @lru_cache(maxsize=8)
@@ -37,6 +37,7 @@ def get_engine(url: str) -> Engine:
 
     else:
         engine = create_engine(url, pool_pre_ping=True)
+    use_dialect(engine.dialect.name)
     return engine
 
 

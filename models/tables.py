@@ -157,8 +157,8 @@ class ExtensionRequest(_Table, table=True):
     __tablename__ = "extension_request"
     # At most one pending request per assignment, enforced by the database itself: requests posted at the same
     # moment all pass the application's check, and only this index stops the second (migration 0002).
-    __table_args__ = (Index("uq_extension_request_one_pending", "assignment_id", unique=True,
-                            sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),)
+    # Its WHERE is added for the dialect in use only (use_dialect below).
+    __table_args__ = (Index("uq_extension_request_one_pending", "assignment_id", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     assignment_id: int = Field(foreign_key="assignment.id", index=True)
@@ -187,3 +187,17 @@ class ClockLease(_Table, table=True):
     started_at: datetime = _instant()
     renewed_at: datetime = _instant()
     expires_at: datetime = _instant()
+
+
+def use_dialect(name: str) -> None:
+    """Give the partial index its WHERE in the words of dialect ``name``, as models.db.get_engine opens one.
+
+    Written into the table here, at the first engine of a dialect, and not in the class: the keyword
+    ``postgresql_where`` makes SQLAlchemy load its whole PostgreSQL dialect (about 45 ms, with asyncpg's
+    and psycopg's modules) into every command, read-only ones on SQLite included.
+    """
+    if name not in ("sqlite", "postgresql"):
+        return
+    index = next(i for i in ExtensionRequest.__table__.indexes if i.name == "uq_extension_request_one_pending")
+    if index.dialect_kwargs.get(f"{name}_where") is None:
+        index.dialect_kwargs[f"{name}_where"] = text("state = 'pending'")
