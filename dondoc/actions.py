@@ -65,7 +65,10 @@ def _plain(result: Any) -> Any:
     return json.loads(json.dumps(result, ensure_ascii=False, default=str))
 
 
-def launch_one(*, path: str, now: str | None, by: str, progress: Progress = None) -> dict:
+def launch_one(*, path: str, now: str | None, by: str, progress: Progress = None,
+               answer: Callable[[dict], None] | None = None) -> dict:
+    """Launch one file. ``answer``, if given, gets the result as soon as the directive is committed: serve
+    answers the CLI then, and opens the per-assignment runs in the UI after (about 2 s of Prefect calls)."""
     from models.db import rehearsal
     from models.launch import launch_directive as launch_rows
     from models.loader import load_directive_file
@@ -80,8 +83,13 @@ def launch_one(*, path: str, now: str | None, by: str, progress: Progress = None
         launch_rows(session, loaded=loaded, now=moment, rules=TimeRules.from_settings(settings), actor=by)
     _to_prefect()
     from flows.launch import launch_directive
+    from flows.runtime import stored_listener
 
-    return _plain(launch_directive(path=path, now=moment, actor=by))
+    token = stored_listener.set((lambda result: answer(_plain(result))) if answer else None)
+    try:
+        return _plain(launch_directive(path=path, now=moment, actor=by))
+    finally:
+        stored_listener.reset(token)
 
 
 def launch_many(*, paths: list[str], now: str | None, by: str, progress: Progress = None) -> dict:

@@ -16,6 +16,13 @@ from models.errors import DondocError, InputError, InUse
 from models.textcheck import shown
 
 
+# How long a stopping serve waits for the actions still running (their Prefect server stops after).
+DRAIN_SECONDS = 30
+
+# Keywords serve itself gives an action; a request naming them is refused.
+RESERVED = frozenset({"progress", "answer"})
+
+
 class _Handler(socketserver.StreamRequestHandler):
     server: "CoordinatorEndpoint"
 
@@ -56,6 +63,8 @@ class CoordinatorEndpoint(socketserver.ThreadingMixIn, socketserver.UnixStreamSe
         self.writing = threading.Lock()
         self.ready = threading.Event()  # set once Prefect and the database are there; requests wait for it
         self.closing = False
+        self.in_flight = threading.Condition()  # counts the actions running, for a stop that lets them finish
+        self.running = 0
         self.thread: threading.Thread | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         _claim(path)
@@ -78,20 +87,32 @@ class CoordinatorEndpoint(socketserver.ThreadingMixIn, socketserver.UnixStreamSe
 
     def run(self, action: str, params: dict, send) -> None:
         done = threading.Event()
+        answered = threading.Event()
 
         def keep_talking() -> None:  # the CLI reads silence as a hung serve
             while not done.wait(endpoint.WORKING_EVERY):
                 send({"working": True})
 
+        def answer(result: dict) -> None:
+            # The CLI has its answer and goes; this thread finishes the action (what only the UI shows).
+            done.set()
+            answered.set()
+            send({"result": result})
+
         ticker = threading.Thread(target=keep_talking, daemon=True)
         ticker.start()
+        with self.in_flight:
+            self.running += 1
         try:
             self.ready.wait()
             if self.closing:
                 raise DondocError("dondoc serve đang dừng; lệnh chưa được thực hiện, hãy chạy lại")
             run = actions.ACTIONS[action]
+            extra = {"answer": answer} if "answer" in inspect.signature(run).parameters else {}
             try:
-                inspect.signature(run).bind(**params, progress=None)
+                if RESERVED & params.keys():
+                    raise TypeError(f"không được gửi {', '.join(sorted(RESERVED & params.keys()))}")
+                inspect.signature(run).bind(**params, progress=None, **extra)
             except TypeError as exc:
                 raise InputError(f"yêu cầu không hợp lệ: {exc}") from None
             from flows.runtime import in_process_subflows
@@ -99,16 +120,25 @@ class CoordinatorEndpoint(socketserver.ThreadingMixIn, socketserver.UnixStreamSe
             # No heartbeat thread: its join costs each flow run about 0.85 s, most of a command's wait. The
             # price: a serve killed mid-action leaves that run "Running" in the UI (the events say what was done).
             with in_process_subflows():
-                result = run(**params, progress=lambda d, t: send({"progress": [d, t]}))
+                result = run(**params, progress=lambda d, t: send({"progress": [d, t]}), **extra)
         except Exception as exc:  # noqa: BLE001 - whatever happens is the CLI's one line, never serve's end
             reply = {"error": actions.describe(exc)}
-            if not isinstance(exc, DondocError) and self.log:
+            if (answered.is_set() or not isinstance(exc, DondocError)) and self.log:
                 self.log(shown(f"Lỗi khi thực hiện {action}: {type(exc).__name__}: {exc}"))
         else:
             reply = {"result": result}
         finally:
             done.set()
-        send(reply)
+            with self.in_flight:
+                self.running -= 1
+                self.in_flight.notify_all()
+        if not answered.is_set():
+            send(reply)
+
+    def drain(self, timeout: float) -> bool:
+        """Wait for the actions still running (a launch's tail after its answer): True if none is left."""
+        with self.in_flight:
+            return self.in_flight.wait_for(lambda: self.running == 0, timeout)
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.2},
@@ -121,6 +151,8 @@ class CoordinatorEndpoint(socketserver.ThreadingMixIn, socketserver.UnixStreamSe
         if self.thread:
             self.shutdown()
             self.thread.join(timeout=10)
+        if not self.drain(DRAIN_SECONDS) and self.log:
+            self.log("Một lệnh vẫn đang chạy khi dừng; nhật ký sự kiện (dondoc events) cho biết việc đã làm.")
         self.server_close()
         try:
             self.path.unlink()

@@ -10,7 +10,8 @@ from prefect import flow
 
 from flows.kinds import KIND_FLOWS
 from models.errors import InputError
-from flows.runtime import directive_tags, in_process_subflows, label_current_run, report_progress, resolve_now
+from flows.runtime import (directive_tags, in_process_subflows, label_current_run, report_progress, report_stored,
+                           resolve_now)
 from tasks.artifacts import publish_launch_summary, publish_status
 from tasks.directives import store_directive, store_directives
 
@@ -50,6 +51,7 @@ def launch_one(*, path: str | None, yaml_text: str | None, now: datetime, actor:
     slug, number = launched["slug"], launched["number"]
     every_agency = [c for a in launched["assignments"] for c in (*a["leads"], *a["supporting"])]
     label_current_run(directive_tags(slug, every_agency), name=f"launch · {number}")
+    report_stored(launched)  # committed: what follows only shows it in the UI
     with in_process_subflows():
         for item in launched["assignments"]:
             kind_flow = KIND_FLOWS[item["kind"]].with_options(flow_run_name=f"{item['key']} · {number}")

@@ -75,6 +75,27 @@ def test_serve_refuses_another_database_a_bad_request_and_an_unknown_action(coor
         assert json.loads(sock.makefile("rb").readline())["error"]["type"] == "BadRequest"
 
 
+def test_an_action_may_answer_early_and_serve_lets_it_finish_before_stopping(coordinator, monkeypatch):
+    from dondoc import actions
+
+    release, finished = threading.Event(), threading.Event()
+
+    def tail(*, progress=None, answer=None):  # a launch's shape: committed, then more to show in the UI
+        answer({"slug": "s"})
+        release.wait(30)
+        finished.set()
+        return {"slug": "s"}
+
+    monkeypatch.setitem(actions.ACTIONS, "tail", tail)
+    assert endpoint.ask(coordinator.path, "tail", {}, database=coordinator.database) == {"result": {"slug": "s"}}
+    assert not finished.is_set()  # the CLI had its answer while the action went on
+    reserved = endpoint.ask(coordinator.path, "tail", {"answer": 1}, database=coordinator.database)
+    assert reserved["error"]["exit_code"] == 2  # serve's own keywords cannot come from a request
+    threading.Timer(0.5, release.set).start()
+    coordinator.stop()  # waits for the tail
+    assert finished.is_set()
+
+
 def test_a_cli_on_another_database_does_not_use_this_serve(coordinator, prefect_server, tmp_path, monkeypatch):
     from models.db import transaction
     from models.launch import launch_directive
@@ -142,7 +163,7 @@ def _only_the_same_user(coordinator) -> None:
                     outcome = b"closed"
             except PermissionError:
                 outcome = b"refused"
-            except ConnectionResetError:  # closed with our request unread
+            except (ConnectionResetError, BrokenPipeError):  # closed with our request unread, or before it was sent
                 outcome = b"closed"
             except BaseException:
                 outcome = b"error"
@@ -197,9 +218,20 @@ def test_commands_run_in_serve_and_fall_back_when_it_is_killed(prefect_server, t
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(lambda: "Ctrl-C" in _peek(serve), serve)
+        from prefect.client.schemas.filters import FlowRunFilterTags
+
+        def launch_runs() -> dict[str, str]:  # other tests of the session launch the seed on this server too
+            with get_client(sync_client=True) as client:
+                runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"directive:{SLUG}"])))
+            return {str(r.id): r.state.type.value for r in runs}
+
+        before = launch_runs()
         launched = _cli(env, "launch", str(SEED), "--now", "2020-11-30T09:00+07:00")
         assert launched.returncode == 0, launched.stderr
         assert launched.stdout.strip().endswith(SLUG)
+        # serve answered once the directive was committed; the UI's runs follow: the launch and one per assignment
+        _wait_for(lambda: [state for run, state in launch_runs().items() if run not in before] == ["COMPLETED"] * 6,
+                  serve, timeout=60)
         recorded = _cli(env, "record", f"{SLUG}/network-transition", "--status", "acknowledged",
                         "--now", "2020-12-01T09:00+07:00")
         assert recorded.returncode == 0, recorded.stderr
