@@ -10,7 +10,7 @@ given as the median of its runs and that median over the baseline's.
 
 Each command is a fresh `python -m dondoc …` process on a temporary database
 (DONDOC_DATABASE_URL, DONDOC_STATE_DIR) holding the seed directive, launched
-with models.launch directly (no Prefect). Bytecode is cached as an installed
+with models.lifecycle.launch directly (no Prefect). Bytecode is cached as an installed
 dondoc's would be (in a temporary PYTHONPYCACHEPREFIX, even where
 PYTHONDONTWRITEBYTECODE is set), and a first unmeasured run of each row fills
 that cache and the disk cache. A row may need something running
@@ -155,10 +155,10 @@ def seeded() -> Iterator[Bench]:
                     "PREFECT_HOME": str(work / "prefect-home"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                     "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
                     "COLUMNS": "120"})
-        from models.db import get_engine, open_database, session_scope
-        from models.launch import launch_directive
-        from models.loader import load_directive_file
-        from models.timerules import TimeRules
+        from models.store.db import get_engine, open_database, session_scope
+        from models.lifecycle.launch import launch_directive
+        from models.definition.loader import load_directive_file
+        from models.calendar.timerules import TimeRules
 
         with session_scope(open_database(env["DONDOC_DATABASE_URL"])) as session:
             launch_directive(session, loaded=load_directive_file(SEED), rules=TimeRules(), actor="bench",

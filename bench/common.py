@@ -86,7 +86,7 @@ def fresh_database(postgres: str | None, prefix: str) -> Iterator[str]:
 
     import psycopg
 
-    from models.db import get_engine
+    from models.store.db import get_engine
 
     name = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
     admin = postgres.replace("+psycopg", "") + "/postgres"

@@ -34,7 +34,7 @@ PER_ASSIGNMENT = 10
 def child() -> None:
     """The measured process: one sweep, then its figures as JSON on stdout."""
     from flows.sweep import escalation_sweep
-    from models.db import open_database
+    from models.store.db import open_database
 
     open_database(os.environ["DONDOC_DATABASE_URL"])
     before = _rss_kib()

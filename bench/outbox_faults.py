@@ -45,10 +45,10 @@ LAUNCH = datetime(2020, 11, 30, 9, tzinfo=TZ)
 
 def _prepare(url: str) -> None:
     from dondoc.testing import plan_due_rows
-    from models.db import transaction
-    from models.launch import launch_directive
-    from models.loader import load_directive_file
-    from models.timerules import TimeRules
+    from models.store.db import transaction
+    from models.lifecycle.launch import launch_directive
+    from models.definition.loader import load_directive_file
+    from models.calendar.timerules import TimeRules
 
     os.environ["DONDOC_DATABASE_URL"] = url
     with transaction() as session:
@@ -60,8 +60,8 @@ def _state(url: str) -> tuple[Counter, list[str]]:
     """Rows by state, and the Message-ID of every message the rows marked sent say went out."""
     from sqlmodel import select
 
-    from models.db import transaction
-    from models.tables import Notification
+    from models.store.db import transaction
+    from models.store.tables import Notification
 
     with transaction() as session:
         rows = session.exec(select(Notification.state, Notification.recipients)

@@ -31,11 +31,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-send-"))
     os.environ["DONDOC_DATABASE_URL"] = f"sqlite:///{work / 'dondoc.db'}"
 
-    from models.db import open_database, transaction
-    from models.launch import launch_directive
-    from models.loader import load_directive_file
+    from models.store.db import open_database, transaction
+    from models.lifecycle.launch import launch_directive
+    from models.definition.loader import load_directive_file
     from models.settings import get_settings
-    from models.timerules import TimeRules
+    from models.calendar.timerules import TimeRules
     from notifications.dispatch import dispatch_batch
 
     rules = TimeRules()

@@ -38,10 +38,10 @@ def measure(count: int) -> None:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     from flows.sweep import escalation_sweep
-    from models.db import transaction
-    from models.launch import launch_directive
-    from models.loader import load_directive_file
-    from models.timerules import TimeRules
+    from models.store.db import transaction
+    from models.lifecycle.launch import launch_directive
+    from models.definition.loader import load_directive_file
+    from models.calendar.timerules import TimeRules
 
     rules = TimeRules()
     for path in write_directives(work / "directives", max(1, count // 100), min(count, 100)):
