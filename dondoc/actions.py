@@ -69,11 +69,11 @@ def launch_one(*, path: str, now: str | None, by: str, progress: Progress = None
                answer: Callable[[dict], None] | None = None) -> dict:
     """Launch one file. ``answer``, if given, gets the result as soon as the directive is committed: serve
     answers the CLI then, and opens the per-assignment runs in the UI after (about 2 s of Prefect calls)."""
-    from models.db import rehearsal
-    from models.launch import launch_directive as launch_rows
-    from models.loader import load_directive_file
+    from models.store.db import rehearsal
+    from models.lifecycle.launch import launch_directive as launch_rows
+    from models.definition.loader import load_directive_file
     from models.settings import get_settings
-    from models.timerules import TimeRules
+    from models.calendar.timerules import TimeRules
     from pathlib import Path
 
     settings = get_settings()
@@ -107,10 +107,10 @@ def launch_many(*, paths: list[str], now: str | None, by: str, progress: Progres
 
 def record(*, slug: str, key: str, status: str, evidence: str | None, evidence_on: str | None, note: str | None,
            by: str, now: str | None, progress: Progress = None) -> dict:
-    from models.db import rehearsal
+    from models.store.db import rehearsal
     from models.settings import get_settings
-    from models.timerules import TimeRules
-    from models.updates import record_update as record_rows
+    from models.calendar.timerules import TimeRules
+    from models.lifecycle.updates import record_update as record_rows
 
     settings = get_settings()
     moment = _now(now)
@@ -127,10 +127,10 @@ def record(*, slug: str, key: str, status: str, evidence: str | None, evidence_o
 
 def extend(*, slug: str, key: str, approve: bool, reason: str, until: str | None, by: str, now: str | None,
            progress: Progress = None) -> dict:
-    from models.db import rehearsal
-    from models.extensions import decide_extension as decide_rows
+    from models.store.db import rehearsal
+    from models.lifecycle.extensions import decide_extension as decide_rows
     from models.settings import get_settings
-    from models.timerules import TimeRules
+    from models.calendar.timerules import TimeRules
 
     settings = get_settings()
     moment = _now(now)
@@ -146,8 +146,8 @@ def extend(*, slug: str, key: str, approve: bool, reason: str, until: str | None
 
 
 def report(*, slug: str, format: str, output: str | None, now: str | None, progress: Progress = None) -> dict:
-    from models.db import transaction
-    from models.queries import get_directive
+    from models.store.db import transaction
+    from models.lifecycle.queries import get_directive
 
     moment = _now(now)
     with transaction() as session:

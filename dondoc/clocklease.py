@@ -1,4 +1,4 @@
-"""serve's hold on the clock lease (models/clocklease.py): taken before the scheduler starts, renewed on a
+"""serve's hold on the clock lease (models/store/clocklease.py): taken before the scheduler starts, renewed on a
 thread while it runs, given back when serve stops cleanly."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ import threading
 import uuid
 from datetime import datetime
 
-from models import clocklease
-from models.clocklease import RENEW_SECONDS, Claimant, Verdict
-from models.db import open_database
+from models.store import clocklease
+from models.store.clocklease import RENEW_SECONDS, Claimant, Verdict
+from models.store.db import open_database
 from models.errors import InUse
 from models.settings import Settings
-from models.tables import ClockLease
+from models.store.tables import ClockLease
 from models.textcheck import shown
-from models.timerules import wall_clock
+from models.calendar.timerules import wall_clock
 
 
 def pid_alive(pid: int) -> bool:

@@ -11,7 +11,7 @@ app.add_typer(db, name="db")
 
 
 def _engine():
-    from models.db import get_engine
+    from models.store.db import get_engine
     from models.settings import get_settings
 
     return get_engine(get_settings().database_url)
@@ -23,7 +23,7 @@ def upgrade() -> None:
     from sqlalchemy.exc import OperationalError
 
     from dondoc.render import safe
-    from models import migrate
+    from models.store import migrate
     from models.errors import DatabaseUnavailable
 
     try:
@@ -42,7 +42,7 @@ def current() -> None:
     from sqlalchemy.exc import OperationalError
 
     from dondoc.render import safe
-    from models import migrate
+    from models.store import migrate
     from models.errors import DatabaseUnavailable
 
     try:

@@ -115,10 +115,10 @@ def status(
     """Tình hình thực hiện: mỗi nhiệm vụ một dòng, với hạn, trạng thái và số ngày làm việc quá hạn (âm: còn lại)."""
     from dondoc import render
     from dondoc.timeargs import parse_now
-    from models.db import transaction
-    from models.queries import get_directive, list_directives, status_rows
+    from models.store.db import transaction
+    from models.lifecycle.queries import get_directive, list_directives, status_rows
     from models.settings import get_settings
-    from models.timerules import TimeRules
+    from models.calendar.timerules import TimeRules
 
     settings = get_settings()
     rules = TimeRules.from_settings(settings)
@@ -212,8 +212,8 @@ def extend(
 @app.command()
 def extensions(as_json: JsonOption = False) -> None:
     """Các đề nghị gia hạn đang chờ quyết định."""
-    from models.db import transaction
-    from models.extensions import pending_requests
+    from models.store.db import transaction
+    from models.lifecycle.extensions import pending_requests
     from models.settings import get_settings
 
     settings = get_settings()
@@ -294,8 +294,8 @@ def events(
     as_json: JsonOption = False,
 ) -> None:
     """Nhật ký: mọi thay đổi, theo thời gian, với người thực hiện và nội dung."""
-    from models.db import transaction
-    from models.queries import events_of, get_assignment, get_directive
+    from models.store.db import transaction
+    from models.lifecycle.queries import events_of, get_assignment, get_directive
     from models.settings import get_settings
 
     settings = get_settings()
@@ -341,9 +341,9 @@ def agencies(
     """
     from dondoc.render import safe
     from dondoc.timeargs import parse_now
-    from models.db import transaction
-    from models.launch import upsert_registry
-    from models.loader import load_registry
+    from models.store.db import transaction
+    from models.lifecycle.launch import upsert_registry
+    from models.definition.loader import load_registry
     from models.settings import get_settings
     from models.textcheck import shown
 

@@ -14,7 +14,7 @@ from dondoc.app import app, err
 from models.errors import InputError
 
 if TYPE_CHECKING:
-    from models.proposal import Proposal
+    from models.letter.proposal import Proposal
 
 DEFAULT_REGISTRY = Path("directives") / "agencies" / "long-an.yaml"
 
@@ -36,13 +36,13 @@ def import_letter(
     Ví dụ: dondoc import-letter cong-van.docx -o directives/cong-van.yaml
     """
     # Imported here, not at the top: `dondoc --help` and the other commands must not load the letter reader.
-    from models.draft import render_draft
-    from models.letter import read_letter
-    from models.loader import load_registry
-    from models.proposal import propose
+    from models.letter.draft import render_draft
+    from models.letter.letter import read_letter
+    from models.definition.loader import load_registry
+    from models.letter.proposal import propose
     from models.settings import get_settings
     from models.textcheck import shown
-    from models.timerules import TimeRules
+    from models.calendar.timerules import TimeRules
 
     registry_file = agencies or DEFAULT_REGISTRY
     if not registry_file.is_file():

@@ -86,11 +86,11 @@ def outbox(
     from sqlmodel import select
 
     from dondoc.render import plain
-    from models.db import transaction
-    from models.deliveries import delivered, failures
-    from models.queries import get_directive
+    from models.store.db import transaction
+    from models.lifecycle.deliveries import delivered, failures
+    from models.lifecycle.queries import get_directive
     from models.settings import get_settings
-    from models.tables import Assignment, Directive, Notification
+    from models.store.tables import Assignment, Directive, Notification
 
     settings = get_settings()
     if state is not None and state not in STATE_LABELS:
@@ -170,10 +170,10 @@ def retry(
     """
     from dondoc.render import plain
     from dondoc.timeargs import parse_now
-    from models.db import transaction
-    from models.deliveries import requeue
+    from models.store.db import transaction
+    from models.lifecycle.deliveries import requeue
     from models.errors import InputError, NotFound
-    from models.queries import get_directive
+    from models.lifecycle.queries import get_directive
     from models.settings import get_settings
 
     settings = get_settings()
@@ -370,7 +370,7 @@ def _print_simulation(result, tz) -> None:
     from rich.table import Table
 
     from dondoc.render import plain
-    from models.status import LABELS
+    from models.lifecycle.status import LABELS
     from models.textcheck import shown
     from notifications.wording import RUNG_LABELS
 
@@ -410,9 +410,9 @@ def _short(addresses: list[str]) -> list[str]:
 
 
 def _timeline_svg(result, settings) -> str:
-    from models.db import open_database, session_scope
-    from models.queries import get_directive
-    from models.timerules import TimeRules
+    from models.store.db import open_database, session_scope
+    from models.lifecycle.queries import get_directive
+    from models.calendar.timerules import TimeRules
     from notifications.timeline import days_off_between, lanes_from_db, timeline_svg
 
     rules = TimeRules.from_settings(settings)

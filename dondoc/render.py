@@ -10,12 +10,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from models.status import FLAG_LABELS, LABELS
+from models.lifecycle.status import FLAG_LABELS, LABELS
 from models.textcheck import shown
 
 if TYPE_CHECKING:  # the tables are mapped by whoever queried them; a drawing needs only their attributes
-    from models.queries import StatusRow
-    from models.tables import Directive
+    from models.lifecycle.queries import StatusRow
+    from models.store.tables import Directive
 
 # Rich has no "orange" by that name in 8-colour terminals; dark_orange is close.
 STYLE = {"red": "bold red", "orange": "dark_orange", "blue": "blue", "green": "green", "grey": "grey50"}

@@ -16,13 +16,13 @@ from typing import Any
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dondoc.mailbox import read_messages, start_mailbox
-from models.db import transaction
+from models.store.db import transaction
 from models.errors import InputError
-from models.loader import load_directive_file
-from models.queries import get_directive, status_rows
-from models.responses import load_responses
+from models.definition.loader import load_directive_file
+from models.lifecycle.queries import get_directive, status_rows
+from models.lifecycle.responses import load_responses
 from models.settings import get_settings
-from models.timerules import TimeRules
+from models.calendar.timerules import TimeRules
 
 
 @dataclass

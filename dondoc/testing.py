@@ -44,12 +44,12 @@ def populate(url: str, assignments: int, *, launched: datetime, per: int = 5) ->
     """``assignments`` open assignments in directives of ``per``, each with its default ladder planned (bulk inserts)."""
     from sqlalchemy import insert
 
-    from models.db import open_database, session_scope
-    from models.ladder import DEFAULT_LADDER, message_id_for, notification_key, plan
-    from models.launch import upsert_registry
-    from models.loader import load_registry
-    from models.tables import Assignment, AssignmentAgency, Directive, Notification
-    from models.timerules import TimeRules
+    from models.store.db import open_database, session_scope
+    from models.lifecycle.ladder import DEFAULT_LADDER, message_id_for, notification_key, plan
+    from models.lifecycle.launch import upsert_registry
+    from models.definition.loader import load_registry
+    from models.store.tables import Assignment, AssignmentAgency, Directive, Notification
+    from models.calendar.timerules import TimeRules
 
     rules = TimeRules()
     engine = open_database(url)
@@ -100,9 +100,9 @@ def plan_due_rows(slug: str | None, per_assignment: int, due_at: datetime) -> in
     from sqlalchemy import insert
     from sqlmodel import select
 
-    from models.db import transaction
-    from models.ladder import message_id_for, notification_key
-    from models.tables import Assignment, Directive, Notification
+    from models.store.db import transaction
+    from models.lifecycle.ladder import message_id_for, notification_key
+    from models.store.tables import Assignment, Directive, Notification
 
     added = 0
     with transaction() as session:

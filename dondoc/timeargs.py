@@ -6,7 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from models.errors import InputError
-from models.timerules import SEND_HOUR, wall_clock
+from models.calendar.timerules import SEND_HOUR, wall_clock
 
 
 def parse_now(text: str | None, tz: ZoneInfo, option: str = "--now") -> datetime:

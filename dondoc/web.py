@@ -46,17 +46,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from models.db import transaction
+from models.store.db import transaction
 from models.errors import DatabaseUnavailable, InputError
-from models.extensions import pending_for, request_extension
-from models.planning import mail_domain
-from models.queries import agencies_of, agency_map, events_of, get_assignment
+from models.lifecycle.extensions import pending_for, request_extension
+from models.lifecycle.planning import mail_domain
+from models.lifecycle.queries import agencies_of, agency_map, events_of, get_assignment
 from models.settings import Settings, get_settings
-from models.status import FLAG_LABELS, LABELS, OPEN, standing
-from models.tables import Notification
+from models.lifecycle.status import FLAG_LABELS, LABELS, OPEN, standing
+from models.store.tables import Notification
 from models.textcheck import problem, shown
-from models.timerules import TimeRules, wall_clock
-from models.updates import early_evidence, record_update
+from models.calendar.timerules import TimeRules, wall_clock
+from models.lifecycle.updates import early_evidence, record_update
 from notifications.context import describe_event
 from notifications.links import LinkRefused, LinkScope, ReplyLinks, secret_key
 from notifications.wording import RUNG_LABELS, weekday_date

@@ -1,6 +1,6 @@
 """One flow per directive kind. Each opens one assignment: its brief goes to the Prefect UI.
 
-The flows differ in what they expect the agency to deliver (``models.kinds``);
+The flows differ in what they expect the agency to deliver (``models.definition.kinds``);
 ``generic`` serves any other assignment, so a new directive needs only YAML.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from prefect import Flow, flow
 
 from flows.runtime import directive_tags, label_current_run
-from models.kinds import KINDS
+from models.definition.kinds import KINDS
 from tasks.artifacts import publish_brief
 from tasks.directives import brief_assignment
 

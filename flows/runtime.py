@@ -12,7 +12,7 @@ from prefect.context import FlowRunContext
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
 from models.settings import get_settings
-from models.timerules import wall_clock
+from models.calendar.timerules import wall_clock
 
 
 @contextmanager

@@ -12,12 +12,12 @@ from prefect import flow, task
 from flows.runtime import directive_tags, label_current_run
 from flows.sweep import sweep_once
 from tasks.artifacts import publish_statuses
-from models.db import transaction
+from models.store.db import transaction
 from models.errors import InputError
-from models.queries import get_directive
-from models.responses import Response
+from models.lifecycle.queries import get_directive
+from models.lifecycle.responses import Response
 from models.settings import get_settings
-from models.timerules import TimeRules
+from models.calendar.timerules import TimeRules
 from tasks.directives import decide_extension_task, record_update_task, request_extension_task, store_directive
 
 

@@ -45,7 +45,7 @@ def sweep_once(now: datetime, collect: bool = False, *, as_tasks: bool = True, p
         "batches": batches,
         "digests_planned": prepared["digests"],
         "cancelled": prepared["cancelled"],
-        # Superseded while nothing was sent, or while waiting for a retry: not sent late (models.ladder.superseded).
+        # Superseded while nothing was sent, or while waiting for a retry: not sent late (models.lifecycle.ladder.superseded).
         "skipped": prepared["skipped"] + counts.get("skipped", 0),
         "artifacts": published,
         "messages": sent,

@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from models.deliveries import failures
-from models.extensions import pending_requests
-from models.queries import agencies_of, agency_map, status_rows
-from models.status import FLAG_LABELS, LABELS, OPEN, standing, tally
-from models.tables import Assignment, AssignmentAgency, Directive, Event, ExtensionRequest, Notification, Registry
-from models.timerules import TimeRules
+from models.lifecycle.deliveries import failures
+from models.lifecycle.extensions import pending_requests
+from models.lifecycle.queries import agencies_of, agency_map, status_rows
+from models.lifecycle.status import FLAG_LABELS, LABELS, OPEN, standing, tally
+from models.store.tables import Assignment, AssignmentAgency, Directive, Event, ExtensionRequest, Notification, Registry
+from models.calendar.timerules import TimeRules
 from notifications.envelopes import Envelope, earlier, split
 from notifications.recipients import Person, Scope, resolve, split_to_cc
 from notifications.wording import RUNG_LABELS, honorific, steps_taken

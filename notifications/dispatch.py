@@ -27,10 +27,10 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from models.db import session_scope
-from models.planning import mail_domain
+from models.store.db import session_scope
+from models.lifecycle.planning import mail_domain
 from models.settings import Settings
-from models.timerules import TimeRules, wall_clock
+from models.calendar.timerules import TimeRules, wall_clock
 from notifications import aio, outbox
 from notifications.compose import compose
 from notifications.context import BatchContext, LinkMaker, Prepared

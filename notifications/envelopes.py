@@ -19,7 +19,7 @@ Outcomes are per recipient. Each envelope's record keeps the addresses that
 accepted it (``delivered``) and those refused for good (``failed``: address,
 agency, whether it is the head, the server's reply). A recipient refused with
 5xx while the others accepted fails that delivery and so the envelope, and a
-failed envelope fails the row (models/deliveries.py reads these records back
+failed envelope fails the row (models/lifecycle/deliveries.py reads these records back
 and re-queues them). A later attempt of an envelope sends only to the
 addresses that have neither accepted nor been refused for good, under the
 same Message-ID: the others never get it twice.
@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.ladder import message_id_for
+from models.lifecycle.ladder import message_id_for
 from notifications.recipients import Person
 from notifications.smtp import Outcome
 

@@ -16,8 +16,8 @@ from urllib.parse import quote
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from models.settings import Settings
-from models.tables import Assignment, Directive
-from models.timerules import TimeRules
+from models.store.tables import Assignment, Directive
+from models.calendar.timerules import TimeRules
 
 SALT = "dondoc-reply-link"
 

@@ -26,12 +26,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select as sa_select, update
 from sqlmodel import Session, select
 
-from models.ladder import LEAD_CHAIN, Supersession, ladder_of, next_occurrence, resume_from, superseded
-from models.planning import add_row
-from models.retry import next_attempt
-from models.status import OPEN
-from models.tables import Assignment, Directive, Notification
-from models.timerules import TimeRules
+from models.lifecycle.ladder import LEAD_CHAIN, Supersession, ladder_of, next_occurrence, resume_from, superseded
+from models.lifecycle.planning import add_row
+from models.lifecycle.retry import next_attempt
+from models.lifecycle.status import OPEN
+from models.store.tables import Assignment, Directive, Notification
+from models.calendar.timerules import TimeRules
 from notifications.wording import RUNG_LABELS, dmy
 
 
@@ -132,7 +132,7 @@ def plan_next(session: Session, row: Notification, *, now: datetime, rules: Time
 
 def mark_retry(session: Session, row: Notification, *, now: datetime, error: str, retry_hours: float,
                recipients: dict | None = None, rules: TimeRules | None = None, domain: str | None = None) -> str:
-    """Put a row back for a later attempt, or fail it once its retry window (models/retry.py) is spent.
+    """Put a row back for a later attempt, or fail it once its retry window (models/lifecycle/retry.py) is spent.
 
     ``recipients`` keeps what this attempt delivered, so the next one sends only the envelopes still owed.
     The window opens at the row's first failed attempt (``now`` then), so a backlog sent late keeps all of it.
@@ -158,7 +158,7 @@ def mark_retry(session: Session, row: Notification, *, now: datetime, error: str
 
 def mark_failed(session: Session, row: Notification, *, error: str, recipients: dict | None = None,
                 rules: TimeRules | None = None, domain: str | None = None, now: datetime | None = None) -> str:
-    """Fail the row for good (until re-queued: models/deliveries.py).
+    """Fail the row for good (until re-queued: models/lifecycle/deliveries.py).
 
     A repeating rung still plans its next occurrence: one occurrence that did not arrive must not end the series.
     """
@@ -180,7 +180,7 @@ def skip_reason(supersession: Supersession) -> str:
 
 
 def skip_superseded(session: Session, *, now: datetime, rules: TimeRules) -> int:
-    """Mark ``skipped``, with the reason, every due row that a later rung has superseded (``models.ladder.superseded``).
+    """Mark ``skipped``, with the reason, every due row that a later rung has superseded (``models.lifecycle.ladder.superseded``).
 
     Rows waiting for another attempt are due rows too, so a transient failure
     stops being retried here once a later rung has taken its place. Only rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.tables import Agency
+from models.store.tables import Agency
 
 AGENCY_AUDIENCES = ("leads", "supporting", "coordinator", "provincial-office", "participants")
 

@@ -12,12 +12,12 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from models.definition import ReportDef
-from models.extensions import pending_requests
-from models.queries import agency_map, get_directive, status_rows
-from models.status import FLAG_LABELS, TALLY_LABELS, tally
+from models.definition.definition import ReportDef
+from models.lifecycle.extensions import pending_requests
+from models.lifecycle.queries import agency_map, get_directive, status_rows
+from models.lifecycle.status import FLAG_LABELS, TALLY_LABELS, tally
 from models.textcheck import shown
-from models.timerules import TimeRules
+from models.calendar.timerules import TimeRules
 from notifications.templating import environment
 from notifications.timeline import days_off_between, lanes_from_db, timeline_svg
 from notifications.wording import dmy, long_date
@@ -172,7 +172,7 @@ def to_html(report: Report) -> str:
 
 def render_report(slug: str, fmt: str, now: datetime) -> tuple[bytes, str]:
     """The report's bytes in ``fmt`` (md, html, docx), and its Markdown (what the Prefect UI shows)."""
-    from models.db import transaction
+    from models.store.db import transaction
     from models.settings import get_settings
 
     rules = TimeRules.from_settings(get_settings())

@@ -76,8 +76,8 @@ def lanes_from_db(session, directive, *, until, rules) -> tuple[list[Lane], date
     """One lane per assignment with its sent messages and earlier due dates; and the closing day."""
     from sqlmodel import select
 
-    from models.queries import agency_map, events_of, status_rows
-    from models.tables import Assignment, Notification
+    from models.lifecycle.queries import agency_map, events_of, status_rows
+    from models.store.tables import Assignment, Notification
 
     names = {code: a.name for code, a in agency_map(session).items()}
     keys = dict(session.exec(select(Assignment.id, Assignment.key).where(Assignment.directive_id == directive.id)).all())

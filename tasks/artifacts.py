@@ -7,13 +7,13 @@ from datetime import datetime
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from models.db import transaction
-from models.kinds import KINDS
-from models.queries import agency_map, get_directive, stale_directives, status_rows
-from models.tables import Directive
+from models.store.db import transaction
+from models.definition.kinds import KINDS
+from models.lifecycle.queries import agency_map, get_directive, stale_directives, status_rows
+from models.store.tables import Directive
 from models.settings import get_settings
-from models.status import FLAG_LABELS, LABELS, TALLY_LABELS, tally
-from models.timerules import TimeRules
+from models.lifecycle.status import FLAG_LABELS, LABELS, TALLY_LABELS, tally
+from models.calendar.timerules import TimeRules
 from notifications.wording import markdown_text as md
 
 

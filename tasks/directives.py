@@ -7,17 +7,17 @@ from pathlib import Path
 
 from prefect import task
 
-from models.db import transaction
-from models.launch import launch_directive
-from models.loader import load_directive_file, load_directive_text
-from models.planning import mail_domain
+from models.store.db import transaction
+from models.lifecycle.launch import launch_directive
+from models.definition.loader import load_directive_file, load_directive_text
+from models.lifecycle.planning import mail_domain
 from models.errors import DefinitionError, InputError, NotFound
-from models.queries import agencies_of
+from models.lifecycle.queries import agencies_of
 from models.settings import get_settings
-from models.tables import Assignment, Directive
-from models.timerules import TimeRules
-from models.extensions import decide_extension, request_extension
-from models.updates import record_update
+from models.store.tables import Assignment, Directive
+from models.calendar.timerules import TimeRules
+from models.lifecycle.extensions import decide_extension, request_extension
+from models.lifecycle.updates import record_update
 
 
 def _rules() -> TimeRules:

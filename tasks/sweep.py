@@ -6,10 +6,10 @@ from datetime import datetime
 
 from prefect import task
 
-from models.db import open_database, transaction
-from models.planning import mail_domain, plan_digests
+from models.store.db import open_database, transaction
+from models.lifecycle.planning import mail_domain, plan_digests
 from models.settings import get_settings
-from models.timerules import TimeRules
+from models.calendar.timerules import TimeRules
 from notifications import outbox
 from notifications.dispatch import dispatch_batch
 from notifications.links import ReplyLinks

@@ -72,7 +72,7 @@ def database(request, tmp_path, monkeypatch) -> str:
     url = f"{server}/{name}"
     monkeypatch.setenv("DONDOC_DATABASE_URL", url)
     yield url
-    from models.db import get_engine
+    from models.store.db import get_engine
 
     get_engine(url).dispose()
     with psycopg.connect(admin, autocommit=True) as conn:

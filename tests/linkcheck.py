@@ -6,7 +6,7 @@ import re
 from email.message import EmailMessage
 from pathlib import Path
 
-from models.loader import load_registry
+from models.definition.loader import load_registry
 from notifications.links import ReplyLinks
 
 LINK = re.compile(r"/phan-hoi/([^/\s\"'<>]+)/([^?\s\"'<>]+)\?t=([A-Za-z0-9_.\-]+)")

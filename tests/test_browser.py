@@ -25,12 +25,12 @@ from typer.testing import CliRunner
 
 from dondoc.cli import app
 from dondoc.mailbox import free_port
-from models.db import transaction
-from models.launch import launch_directive
-from models.loader import load_directive_file
+from models.store.db import transaction
+from models.lifecycle.launch import launch_directive
+from models.definition.loader import load_directive_file
 from models.settings import get_settings
-from models.tables import Assignment, ExtensionRequest
-from models.timerules import TimeRules
+from models.store.tables import Assignment, ExtensionRequest
+from models.calendar.timerules import TimeRules
 from tests.conftest import ROOT, SEED
 
 CHROMIUM = "/usr/bin/chromium"
@@ -106,7 +106,7 @@ def reply_site(database, smtp, tmp_path, monkeypatch):
     """The seed launched, its notices delivered to a real mailbox, and `dondoc serve`'s reply pages up."""
     from dondoc.serve import WebServer
     from dondoc.web import create_app
-    from models.db import open_database
+    from models.store.db import open_database
     from notifications.dispatch import dispatch_batch
     from notifications.links import ReplyLinks
 
@@ -244,7 +244,7 @@ def test_every_coordinator_action_from_the_prefect_run_form(console, smtp, page,
                    "evidence_on": "2020-12-25", "now": "2020-12-28T10:00:00+07:00"}, shots / "run-record.png")
     wait_until(lambda: assignment("permit-review").status == "done")
 
-    from models.extensions import request_extension
+    from models.lifecycle.extensions import request_extension
 
     with transaction() as session:
         request_extension(session, slug=SLUG, key="land-use-conversion", agency="stnmt", until=datetime(2021, 1, 15).date(),

@@ -1,6 +1,6 @@
 """Catching up after downtime sends what is true today: the supersede rule as a pure function, then whole sweeps.
 
-The rule (models.ladder.superseded) takes plain values; the sweeps run it against a real database and aiosmtpd.
+The rule (models.lifecycle.ladder.superseded) takes plain values; the sweeps run it against a real database and aiosmtpd.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from models.definition import RungDef
-from models.ladder import BEFORE_DUE, DEFAULT_LADDER, LEAD_CHAIN, Supersession, next_occurrence, plan, superseded
+from models.definition.definition import RungDef
+from models.lifecycle.ladder import BEFORE_DUE, DEFAULT_LADDER, LEAD_CHAIN, Supersession, next_occurrence, plan, superseded
 from notifications.outbox import skip_reason
 from tests.test_outbox import RULES, SLUG, TZ, at, launch, rows, sweep
 
@@ -207,8 +207,8 @@ def test_the_retry_hook_and_a_skipped_repeating_rung_resumes_its_series(database
     """A custom ladder whose overdue repeats: superseded by the escalation, each series still goes on."""
     from sqlmodel import select
 
-    from models.db import transaction
-    from models.tables import Notification
+    from models.store.db import transaction
+    from models.store.tables import Notification
     from notifications import outbox
     from tests.conftest import SEED
 

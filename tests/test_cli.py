@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from dondoc.cli import app
 from dondoc.testing import write_directives
-from models.db import transaction
-from models.tables import Directive
+from models.store.db import transaction
+from models.store.tables import Directive
 from tests.conftest import SEED
 
 runner = CliRunner()
@@ -131,7 +131,7 @@ def test_a_folder_launches_each_file_in_its_own_transaction_and_lists_the_refuse
     from prefect import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from models.tables import Assignment, Notification
+    from models.store.tables import Assignment, Notification
 
     folder = tmp_path / "many"
     paths = write_directives(folder, 4, 3)

@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 from sqlmodel import func, select
 
 from dondoc.testing import plan_due_rows, write_directives
-from models.db import transaction
-from models.launch import launch_directive
-from models.loader import load_directive_file
-from models.tables import Notification
-from models.timerules import TimeRules
+from models.store.db import transaction
+from models.lifecycle.launch import launch_directive
+from models.definition.loader import load_directive_file
+from models.store.tables import Notification
+from models.calendar.timerules import TimeRules
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PER_ASSIGNMENT, BATCH = 20, "10"  # 2,000 reminders, the 100 notices, 50 late rungs: 215 claims for three sweeps

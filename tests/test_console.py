@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from models.db import transaction
+from models.store.db import transaction
 from models.errors import InputError
 from models.settings import get_settings
-from models.tables import Assignment, Event
+from models.store.tables import Assignment, Event
 from tests.conftest import SEED
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

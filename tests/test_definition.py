@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from models.errors import DefinitionError
-from models.loader import load_directive_file, load_directive_text, load_registry
+from models.definition.loader import load_directive_file, load_directive_text, load_registry
 from tests.conftest import FIXTURES, REGISTRY, SEED
 
 MINIMAL = """\
@@ -247,7 +247,7 @@ def test_an_alias_bomb_is_refused_naming_the_file_and_line(workspace):
 
 
 def test_an_alias_bomb_in_a_registry_or_a_responses_file_is_refused(workspace):
-    from models.responses import load_responses
+    from models.lifecycle.responses import load_responses
 
     path = workspace / "agencies" / "bomb.yaml"
     path.write_text(bomb(), encoding="utf-8")
@@ -279,7 +279,7 @@ def test_five_thousand_nested_brackets_are_refused_naming_the_file(workspace):
 
 
 def test_an_oversized_file_or_pasted_text_is_refused_unread(workspace):
-    from models.yamlsource import MAX_BYTES
+    from models.definition.yamlsource import MAX_BYTES
 
     path = workspace / "huge.yaml"
     path.write_text(MINIMAL + "#" * MAX_BYTES + "\n", encoding="utf-8")

@@ -97,10 +97,10 @@ def test_an_action_may_answer_early_and_serve_lets_it_finish_before_stopping(coo
 
 
 def test_a_cli_on_another_database_does_not_use_this_serve(coordinator, prefect_server, tmp_path, monkeypatch):
-    from models.db import transaction
-    from models.launch import launch_directive
-    from models.loader import load_directive_file
-    from models.timerules import TimeRules
+    from models.store.db import transaction
+    from models.lifecycle.launch import launch_directive
+    from models.definition.loader import load_directive_file
+    from models.calendar.timerules import TimeRules
     from datetime import datetime
     from zoneinfo import ZoneInfo
 

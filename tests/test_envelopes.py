@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.deliveries import delivered, failures, reopen
+from models.lifecycle.deliveries import delivered, failures, reopen
 from notifications.envelopes import Envelope, earlier, settle, settled, split
 from notifications.recipients import Person
 from notifications.smtp import Outcome
@@ -148,7 +148,7 @@ def test_the_campaign_check_itself_catches_a_link_in_another_agency_s_mailbox():
     from email import message_from_string, policy
     from zoneinfo import ZoneInfo
 
-    from models.timerules import TimeRules
+    from models.calendar.timerules import TimeRules
     from notifications.links import ReplyLinks
     from tests.conftest import REGISTRY
     from tests.linkcheck import foreign_links

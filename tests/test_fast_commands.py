@@ -1,7 +1,7 @@
 """Commands that only read start without Prefect and without what they do not use (issue 11).
 
 Each command runs in its own process under ``python -X importtime``, against a
-real SQLite database holding the seed (written with models.launch directly: no
+real SQLite database holding the seed (written with models.lifecycle.launch directly: no
 Prefect server is needed), and the modules it imported are read from that log.
 How fast they start is measured in bench/cli_latency.py, not here.
 """
@@ -30,12 +30,12 @@ SERVERS = {"prefect", "fastapi", "starlette", "uvicorn", "apscheduler", "aiosmtp
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory) -> dict[str, str]:
     """The environment of a child process: a database with the seed launched and one extension request pending."""
-    from models.db import get_engine, session_scope
-    from models import migrate
-    from models.extensions import request_extension
-    from models.launch import launch_directive
-    from models.loader import load_directive_file
-    from models.timerules import TimeRules
+    from models.store.db import get_engine, session_scope
+    from models.store import migrate
+    from models.lifecycle.extensions import request_extension
+    from models.lifecycle.launch import launch_directive
+    from models.definition.loader import load_directive_file
+    from models.calendar.timerules import TimeRules
 
     folder = tmp_path_factory.mktemp("fast")
     url = f"sqlite:///{folder / 'dondoc.db'}"
@@ -119,10 +119,10 @@ def test_report_to_a_file_is_written_without_prefect(seeded, tmp_path, fmt):
 
 
 def test_the_vietnam_calendar_loaded_alone_is_the_librarys(seeded):
-    """models.workdays loads Vietnam's holidays without the ~250 other countries; the days must be the same."""
+    """models.calendar.workdays loads Vietnam's holidays without the ~250 other countries; the days must be the same."""
     import holidays
 
-    code = ("import json, sys; from models.workdays import public_holidays; h = public_holidays('VN'); "
+    code = ("import json, sys; from models.calendar.workdays import public_holidays; h = public_holidays('VN'); "
             "[h.get(f'{y}-01-01') for y in range(2015, 2041)]; "
             "assert 'holidays.countries' not in sys.modules, 'the shortcut was not taken'; "
             "print(json.dumps({d.isoformat(): n for d, n in sorted(h.items())}, ensure_ascii=False))")
@@ -133,7 +133,7 @@ def test_the_vietnam_calendar_loaded_alone_is_the_librarys(seeded):
 
 
 def test_the_head_revision_read_from_the_files_is_alembics():
-    from models import migrate
+    from models.store import migrate
 
     assert migrate.head_from_files() == migrate.head()
 
@@ -143,8 +143,8 @@ def test_a_fresh_database_is_created_and_an_older_one_refused_until_upgraded(tmp
     from alembic import command
 
     from dondoc.cli import app
-    from models import migrate
-    from models.db import get_engine
+    from models.store import migrate
+    from models.store.db import get_engine
 
     runner = CliRunner()
     fresh = f"sqlite:///{tmp_path / 'fresh.db'}"

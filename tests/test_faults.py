@@ -21,12 +21,12 @@ from sqlmodel import func, select
 
 from dondoc.mailbox import free_port
 from dondoc.testing import plan_due_rows, write_directives
-from models.db import open_database, transaction
-from models.launch import launch_directive
-from models.loader import load_directive_file
+from models.store.db import open_database, transaction
+from models.lifecycle.launch import launch_directive
+from models.definition.loader import load_directive_file
 from models.settings import get_settings
-from models.tables import Notification
-from models.timerules import TimeRules, wall_clock
+from models.store.tables import Notification
+from models.calendar.timerules import TimeRules, wall_clock
 from notifications.dispatch import dispatch_batch
 from tests.conftest import SEED
 

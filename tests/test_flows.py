@@ -46,12 +46,12 @@ def test_launch_shows_subflows_and_status_artifact(database, prefect_server):
 
 def test_status_artifacts_go_out_a_bounded_number_per_sweep_changes_first(database, prefect_server, tmp_path, monkeypatch):
     from dondoc.testing import write_directives
-    from models.db import transaction
-    from models.launch import launch_directive as store
-    from models.loader import load_directive_file
-    from models.queries import get_directive, stale_directives
-    from models.timerules import TimeRules
-    from models.updates import record_update
+    from models.store.db import transaction
+    from models.lifecycle.launch import launch_directive as store
+    from models.definition.loader import load_directive_file
+    from models.lifecycle.queries import get_directive, stale_directives
+    from models.calendar.timerules import TimeRules
+    from models.lifecycle.updates import record_update
     from tasks.artifacts import publish_statuses
 
     rules = TimeRules()

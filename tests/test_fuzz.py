@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from sqlmodel import func, select
 
-from models.db import transaction
+from models.store.db import transaction
 from models.errors import DefinitionError
-from models.loader import load_directive_text
-from models.responses import load_responses
-from models.tables import Event, ExtensionRequest
+from models.definition.loader import load_directive_text
+from models.lifecycle.responses import load_responses
+from models.store.tables import Event, ExtensionRequest
 from tests.conftest import ROOT, SEED
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -100,9 +100,9 @@ ACTIONS = ["tiep-nhan", "tien-do", "hoan-thanh", "gia-han"]
 @pytest.fixture
 def fuzz_site(database, tmp_path, monkeypatch):
     from dondoc.web import create_app
-    from models.launch import launch_directive
-    from models.loader import load_directive_file
-    from models.timerules import TimeRules
+    from models.lifecycle.launch import launch_directive
+    from models.definition.loader import load_directive_file
+    from models.calendar.timerules import TimeRules
 
     monkeypatch.setenv("DONDOC_SECRET_KEY", "fuzz")
     monkeypatch.setenv("DONDOC_STATE_DIR", str(tmp_path / "state"))

@@ -14,15 +14,15 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from dondoc.cli import app
-from models.agency_match import AgencyIndex
-from models.deadlines import find_deadlines
-from models.draft import render_draft
+from models.letter.agency_match import AgencyIndex
+from models.letter.deadlines import find_deadlines
+from models.letter.draft import render_draft
 from models.errors import DefinitionError
-from models.letter import read_letter
-from models.loader import load_directive_file, load_registry
-from models.proposal import Proposal, propose
-from models.roles import find_roles
-from models.workdays import WorkCalendar
+from models.letter.letter import read_letter
+from models.definition.loader import load_directive_file, load_registry
+from models.letter.proposal import Proposal, propose
+from models.letter.roles import find_roles
+from models.calendar.workdays import WorkCalendar
 from tests.conftest import FIXTURES, REGISTRY, ROOT, SEED
 
 LETTERS = FIXTURES / "letters"

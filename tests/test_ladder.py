@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.definition import RungDef
-from models.ladder import DEFAULT_LADDER, message_id_for, next_occurrence, notification_key, plan
-from models.timerules import TimeRules
+from models.definition.definition import RungDef
+from models.lifecycle.ladder import DEFAULT_LADDER, message_id_for, next_occurrence, notification_key, plan
+from models.calendar.timerules import TimeRules
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 RULES = TimeRules()

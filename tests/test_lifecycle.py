@@ -9,16 +9,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from models.db import open_database, session_scope, transaction
+from models.store.db import open_database, session_scope, transaction
 from models.errors import DuplicateDirective, IllegalTransition, InputError
-from models.launch import launch_directive
-from models.loader import load_directive_file
-from models.queries import get_directive, status_rows
-from models.status import check_transition, standing
-from models.tables import Event
-from models.timerules import TimeRules
-from models.updates import extend_assignment, record_update
-from models.workdays import WorkCalendar
+from models.lifecycle.launch import launch_directive
+from models.definition.loader import load_directive_file
+from models.lifecycle.queries import get_directive, status_rows
+from models.lifecycle.status import check_transition, standing
+from models.store.tables import Event
+from models.calendar.timerules import TimeRules
+from models.lifecycle.updates import extend_assignment, record_update
+from models.calendar.workdays import WorkCalendar
 from tests.conftest import SEED
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -151,7 +151,7 @@ def get_url():
 
 
 def test_naive_instants_are_refused(database):
-    from models.tables import Registry
+    from models.store.tables import Registry
 
     with pytest.raises(Exception, match="timezone-aware"):
         with transaction() as session:
@@ -160,7 +160,7 @@ def test_naive_instants_are_refused(database):
 
 def test_write_functions_refuse_control_characters_naming_the_field(seeded):
     """The rule sits in the models, so the reply pages, the CLI and the Prefect forms all meet it (NUL on both databases)."""
-    from models.extensions import decide_extension, request_extension
+    from models.lifecycle.extensions import decide_extension, request_extension
 
     def count():
         with transaction() as session:
@@ -209,9 +209,9 @@ def test_migration_0002_keeps_the_oldest_pending_request_and_adds_the_index(data
     from sqlalchemy.exc import IntegrityError
     from sqlmodel import SQLModel
 
-    from models import migrate
-    from models.db import get_engine
-    from models.tables import Assignment, ExtensionRequest
+    from models.store import migrate
+    from models.store.db import get_engine
+    from models.store.tables import Assignment, ExtensionRequest
 
     from alembic import command
 

@@ -8,15 +8,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from models.db import open_database, transaction
-from models.launch import launch_directive
-from models.ladder import message_id_for
-from models.loader import load_directive_file
-from models.planning import plan_digests
+from models.store.db import open_database, transaction
+from models.lifecycle.launch import launch_directive
+from models.lifecycle.ladder import message_id_for
+from models.definition.loader import load_directive_file
+from models.lifecycle.planning import plan_digests
 from models.settings import get_settings
-from models.tables import Notification
-from models.timerules import TimeRules
-from models.updates import extend_assignment, record_update
+from models.store.tables import Notification
+from models.calendar.timerules import TimeRules
+from models.lifecycle.updates import extend_assignment, record_update
 from notifications.dispatch import dispatch_batch
 from notifications import outbox
 from notifications.links import ReplyLinks
@@ -203,7 +203,7 @@ def test_one_digest_per_working_day(database, smtp):
 
 
 def test_html_is_escaped_and_headers_never_split(database, smtp, workspace):
-    from models.tables import Assignment
+    from models.store.tables import Assignment
 
     evil = workspace / "evil.yaml"
     text = SEED.read_text(encoding="utf-8").replace(
@@ -232,8 +232,8 @@ def test_recipients_are_resolved_when_sent(database, smtp, workspace):
     registry = workspace / "agencies" / "long-an.yaml"
     registry.write_text(registry.read_text(encoding="utf-8").replace("sxd@longan.example.com", "vanthu.sxd@longan.example.com"),
                         encoding="utf-8")
-    from models.launch import upsert_registry
-    from models.loader import load_registry
+    from models.lifecycle.launch import upsert_registry
+    from models.definition.loader import load_registry
 
     with transaction() as session:
         upsert_registry(session, registry=load_registry(registry), source=str(registry), now=at(2020, 11, 30, 9, 1))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from models.errors import DefinitionError, InputError
-from models.loader import load_directive_file, load_directive_text
+from models.definition.loader import load_directive_file, load_directive_text
 from models.paths import confined, directive_file, inside, report_name
 from tests.conftest import SEED
 

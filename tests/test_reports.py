@@ -14,13 +14,13 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from dondoc.cli import app
-from models.db import transaction
-from models.extensions import request_extension
-from models.launch import launch_directive
-from models.loader import load_directive_file
-from models.updates import record_update
-from models.tables import Assignment, ExtensionRequest, Notification
-from models.timerules import TimeRules
+from models.store.db import transaction
+from models.lifecycle.extensions import request_extension
+from models.lifecycle.launch import launch_directive
+from models.definition.loader import load_directive_file
+from models.lifecycle.updates import record_update
+from models.store.tables import Assignment, ExtensionRequest, Notification
+from models.calendar.timerules import TimeRules
 from tests.conftest import SEED
 
 runner = CliRunner()
@@ -105,7 +105,7 @@ def test_report_counts_match_the_digest_and_the_artifact(campaign, tmp_path):
         digest_row = Notification(id=-1, key="k", message_id="m", directive_id=directive_id, rung="digest",
                                   template="digest", on=now.date(), due_at=now, to_audience=["coordinator"])
         batch = BatchContext(session, [], now=now, rules=TimeRules())
-        from models.tables import Directive
+        from models.store.tables import Directive
 
         digest = batch.digest(session.get(Directive, directive_id), digest_row)
     assert report.counts == digest["counts"]

@@ -24,7 +24,7 @@ import pytest
 from sqlmodel import create_engine, select, Session
 
 from dondoc.mailbox import free_port
-from models.tables import Assignment, Directive, Event, Notification
+from models.store.tables import Assignment, Directive, Event, Notification
 from tests.conftest import POSTGRES, ROOT, SEED
 
 SCRIPT = ROOT / "scripts" / "scaled.sh"

@@ -19,13 +19,13 @@ from typer.testing import CliRunner
 
 from dondoc.cli import app
 from dondoc.mailbox import MaildirHandler, free_port, read_messages
-from models.db import transaction
-from models.launch import launch_directive
-from models.loader import load_directive_file
+from models.store.db import transaction
+from models.lifecycle.launch import launch_directive
+from models.definition.loader import load_directive_file
 from models.settings import get_settings
-from models.tables import Assignment, Notification
-from models.timerules import TimeRules
-from models.updates import record_update
+from models.store.tables import Assignment, Notification
+from models.calendar.timerules import TimeRules
+from models.lifecycle.updates import record_update
 from notifications.links import ReplyLinks
 from notifications.wording import markdown_text
 from tests.conftest import SEED

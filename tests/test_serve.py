@@ -56,13 +56,13 @@ def test_serve_back_after_five_weeks_sends_what_is_true_today_through_every_job(
 
     from dondoc.serve import build_scheduler
     from dondoc.testing import write_directives
-    from models.db import open_database, transaction
-    from models.ladder import next_occurrence
-    from models.launch import launch_directive
-    from models.loader import load_directive_file
+    from models.store.db import open_database, transaction
+    from models.lifecycle.ladder import next_occurrence
+    from models.lifecycle.launch import launch_directive
+    from models.definition.loader import load_directive_file
     from models.settings import get_settings
-    from models.tables import Notification
-    from models.timerules import TimeRules, wall_clock
+    from models.store.tables import Notification
+    from models.calendar.timerules import TimeRules, wall_clock
     from notifications.dispatch import dispatch_batch
 
     tz = ZoneInfo("Asia/Ho_Chi_Minh")

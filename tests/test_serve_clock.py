@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from dondoc.mailbox import free_port
-from models.clocklease import LEASE_SECONDS, Claimant, Verdict, judge
-from models.tables import ClockLease
+from models.store.clocklease import LEASE_SECONDS, Claimant, Verdict, judge
+from models.store.tables import ClockLease
 
 T0 = datetime(2026, 12, 15, 2, 0, tzinfo=timezone.utc)
 ME = Claimant(instance="me", host="may-a", pid=4242)
@@ -83,8 +83,8 @@ def test_the_rule_reads_the_holders_own_expiry_in_any_timezone():
 # --- the database part, on SQLite and PostgreSQL -----------------------------------------------------------------
 
 def test_lease_taken_refused_renewed_lost_and_released_in_the_database(database):
-    from models import clocklease
-    from models.db import open_database
+    from models.store import clocklease
+    from models.store.db import open_database
 
     engine = open_database(database)
     first = Claimant(instance="first", host="may-a", pid=1000)
@@ -112,8 +112,8 @@ def test_lease_taken_refused_renewed_lost_and_released_in_the_database(database)
 
 def test_a_lease_changed_between_judging_and_taking_is_judged_again(database):
     """Two serves on one machine find the same dead holder: one takes it over, the other then sees it held."""
-    from models import clocklease
-    from models.db import open_database
+    from models.store import clocklease
+    from models.store.db import open_database
 
     engine = open_database(database)
     clocklease.take(engine, claimant=Claimant("killed", "may-a", 1000), now=T0, pid_alive=not_asked)
@@ -134,8 +134,8 @@ def test_a_lease_changed_between_judging_and_taking_is_judged_again(database):
 
 
 def test_two_serves_asking_at_the_same_moment_get_one_lease(database):
-    from models import clocklease
-    from models.db import open_database
+    from models.store import clocklease
+    from models.store.db import open_database
 
     engine = open_database(database)
     start = threading.Barrier(2)
@@ -192,8 +192,8 @@ def stop(served: subprocess.Popen) -> None:
 
 
 def lease_row(url: str):
-    from models.clocklease import holder
-    from models.db import open_database
+    from models.store.clocklease import holder
+    from models.store.db import open_database
 
     return holder(open_database(url))
 
@@ -250,7 +250,7 @@ def test_serve_on_a_busy_port_says_so_in_one_line_and_leaves_nothing_running(dat
         pytest.skip("the processes behave alike on both backends; the lease's SQL is tested on both above")
     from sqlalchemy import inspect
 
-    from models.db import get_engine
+    from models.store.db import get_engine
 
     env = {**os.environ, "DONDOC_STATE_DIR": str(tmp_path / "state")}
     port = free_port()
@@ -277,10 +277,10 @@ def test_a_serve_whose_lease_was_taken_over_stops_its_clock(database, capsys):
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from dondoc.clocklease import Held
-    from models import clocklease
-    from models.db import open_database
+    from models.store import clocklease
+    from models.store.db import open_database
     from models.settings import get_settings
-    from models.timerules import wall_clock
+    from models.calendar.timerules import wall_clock
 
     settings, engine = get_settings(), open_database(database)
     me = Claimant(instance="me", host=socket.gethostname(), pid=os.getpid())

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from dondoc.cli import app
 from dondoc.mailbox import read_messages
-from models.timerules import TimeRules
+from models.calendar.timerules import TimeRules
 from notifications.links import ReplyLinks
 from tests.conftest import REGISTRY, ROOT, SEED
 from tests.linkcheck import foreign_links, link_agency, links_in, recipients

@@ -22,14 +22,14 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from dondoc.cli import app
-from models.db import transaction
-from models.extensions import request_extension
-from models.launch import launch_directive
-from models.loader import load_directive_file
-from models.tables import Agency, Assignment, Directive, Event, ExtensionRequest, Notification
+from models.store.db import transaction
+from models.lifecycle.extensions import request_extension
+from models.lifecycle.launch import launch_directive
+from models.definition.loader import load_directive_file
+from models.store.tables import Agency, Assignment, Directive, Event, ExtensionRequest, Notification
 from models.textcheck import shown
-from models.timerules import TimeRules
-from models.updates import record_update
+from models.calendar.timerules import TimeRules
+from models.lifecycle.updates import record_update
 from tests.conftest import ROOT, SEED
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from dondoc.cli import app
-from models.db import transaction
-from models.deliveries import failures
-from models.tables import Notification
-from models.timerules import TimeRules
-from models.updates import record_update
+from models.store.db import transaction
+from models.lifecycle.deliveries import failures
+from models.store.tables import Notification
+from models.calendar.timerules import TimeRules
+from models.lifecycle.updates import record_update
 from tests.test_outbox import at, launch, rows, sweep
 
 runner = CliRunner()
@@ -94,14 +94,14 @@ T0 = at(2020, 11, 30, 9, 5)
 
 
 def test_the_backoff_steps_then_every_hour_within_the_window():
-    from models.retry import next_attempt
+    from models.lifecycle.retry import next_attempt
 
     steps = [next_attempt(first_attempt=T0, attempts=n, now=T0, hours=96) - T0 for n in range(1, 8)]
     assert [s.total_seconds() / 60 for s in steps] == [1, 5, 15, 30, 60, 60, 60]
 
 
 def test_the_window_is_a_time_not_a_count():
-    from models.retry import next_attempt
+    from models.lifecycle.retry import next_attempt
 
     # A weekend outage: the 80th attempt after 3 days is still retried.
     assert next_attempt(first_attempt=T0, attempts=80, now=T0 + timedelta(hours=72), hours=96) == T0 + timedelta(hours=73)
@@ -114,7 +114,7 @@ def test_the_window_is_a_time_not_a_count():
 
 def test_a_superseded_rung_ends_its_window_early():
     """The hook catch-up uses: the window ends when a later rung supersedes the message."""
-    from models.retry import next_attempt, retry_deadline
+    from models.lifecycle.retry import next_attempt, retry_deadline
 
     later = T0 + timedelta(hours=20)
     assert retry_deadline(T0, hours=96, superseded_at=later) == later

@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from dondoc.web import create_app
-from models.db import transaction
-from models.launch import launch_directive
-from models.loader import load_directive_file
+from models.store.db import transaction
+from models.lifecycle.launch import launch_directive
+from models.definition.loader import load_directive_file
 from models.settings import get_settings
-from models.tables import Assignment, Event, ExtensionRequest, Notification
-from models.timerules import TimeRules
+from models.store.tables import Assignment, Event, ExtensionRequest, Notification
+from models.calendar.timerules import TimeRules
 from notifications.links import ReplyLinks
 from tests.conftest import SEED
 
@@ -198,8 +198,8 @@ def test_extension_request_notifies_the_coordinator(site):
 
 
 def test_the_coordinators_digest_reports_agency_actions(site, smtp):
-    from models.db import open_database
-    from models.planning import plan_digests
+    from models.store.db import open_database
+    from models.lifecycle.planning import plan_digests
     from notifications.dispatch import dispatch_batch
 
     client, link, _ = site

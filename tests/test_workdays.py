@@ -3,7 +3,7 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models.workdays import WorkCalendar
+from models.calendar.workdays import WorkCalendar
 
 CAL = WorkCalendar()
 days = st.dates(min_value=date(2015, 1, 1), max_value=date(2035, 12, 31))

@@ -8,7 +8,7 @@ Create Date: 2026-11-25 10:49:18.618651
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import models.types
+import models.store.types
 
 
 revision = 'fcf1885f055d'
@@ -24,7 +24,7 @@ def upgrade() -> None:
     sa.Column('title', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('provincial_office', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('loaded_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('loaded_at', models.store.types.AwareDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name')
     )
     op.create_table('agency',
@@ -54,9 +54,9 @@ def upgrade() -> None:
     sa.Column('registry_name', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('milestone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('launched_at', models.types.AwareDateTime(timezone=True), nullable=False),
-    sa.Column('closed_at', models.types.AwareDateTime(timezone=True), nullable=True),
-    sa.Column('published_at', models.types.AwareDateTime(timezone=True), nullable=True),
+    sa.Column('launched_at', models.store.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', models.store.types.AwareDateTime(timezone=True), nullable=True),
+    sa.Column('published_at', models.store.types.AwareDateTime(timezone=True), nullable=True),
     sa.Column('source', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('definition', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['issuer'], ['agency.code'], ),
@@ -83,7 +83,7 @@ def upgrade() -> None:
     sa.Column('done_on', sa.Date(), nullable=True),
     sa.Column('evidence', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('evidence_on', sa.Date(), nullable=True),
-    sa.Column('updated_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', models.store.types.AwareDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['directive_id'], ['directive.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('directive_id', 'key')
@@ -104,7 +104,7 @@ def upgrade() -> None:
     )
     op.create_table('event',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('at', models.store.types.AwareDateTime(timezone=True), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('directive_id', sa.Integer(), nullable=False),
@@ -122,11 +122,11 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('assignment_id', sa.Integer(), nullable=False),
     sa.Column('agency_code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('requested_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('requested_at', models.store.types.AwareDateTime(timezone=True), nullable=False),
     sa.Column('until', sa.Date(), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('decided_at', models.types.AwareDateTime(timezone=True), nullable=True),
+    sa.Column('decided_at', models.store.types.AwareDateTime(timezone=True), nullable=True),
     sa.Column('decided_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('decision_reason', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.ForeignKeyConstraint(['agency_code'], ['agency.code'], ),
@@ -145,20 +145,20 @@ def upgrade() -> None:
     sa.Column('rung', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('template', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('on', sa.Date(), nullable=False),
-    sa.Column('due_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', models.store.types.AwareDateTime(timezone=True), nullable=False),
     sa.Column('repeat', sa.Integer(), nullable=True),
     sa.Column('to_audience', sa.JSON(), nullable=False),
     sa.Column('cc_audience', sa.JSON(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', models.types.AwareDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', models.store.types.AwareDateTime(timezone=True), nullable=True),
     sa.Column('claimed_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('claimed_at', models.types.AwareDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', models.types.AwareDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_at', models.store.types.AwareDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', models.store.types.AwareDateTime(timezone=True), nullable=True),
     sa.Column('recipients', sa.JSON(), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('created_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', models.store.types.AwareDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['assignment_id'], ['assignment.id'], ),
     sa.ForeignKeyConstraint(['directive_id'], ['directive.id'], ),
     sa.PrimaryKeyConstraint('id'),

@@ -11,7 +11,7 @@ their window from their next failed attempt.
 
 from alembic import op
 import sqlalchemy as sa
-import models.types
+import models.store.types
 
 revision = '7c4e91a0d2f5'
 down_revision = '3b9d2e7a41c6'
@@ -20,7 +20,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("notification", sa.Column("first_attempt_at", models.types.AwareDateTime(timezone=True), nullable=True))
+    op.add_column("notification", sa.Column("first_attempt_at", models.store.types.AwareDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:

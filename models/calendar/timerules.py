@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from models.settings import Settings
-from models.workdays import WorkCalendar
+from models.calendar.workdays import WorkCalendar
 
 SEND_HOUR = time(8, 0)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
-from models.kinds import KINDS
+from models.definition.kinds import KINDS
 from models.textcheck import Kind, normalise_newlines, number_problem, problem
 
 

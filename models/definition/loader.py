@@ -10,12 +10,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from models.definition import DirectiveDef, RegistryDef, _iso_date
+from models.definition.definition import DirectiveDef, RegistryDef, _iso_date
 from models.errors import DefinitionError, Problem
 from models.paths import inside
-from models.placeholders import find_placeholders
+from models.definition.placeholders import find_placeholders
 from models.textcheck import shown
-from models.yamlsource import Source, parse_text, read_file, validation_problems
+from models.definition.yamlsource import Source, parse_text, read_file, validation_problems
 
 
 @dataclass(frozen=True)

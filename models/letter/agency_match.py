@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from models.definition import RegistryDef
-from models.vntext import capitalised, fold, squash
+from models.definition.definition import RegistryDef
+from models.letter.vntext import capitalised, fold, squash
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from models.vntext import fold
-from models.workdays import WorkCalendar
+from models.letter.vntext import fold
+from models.calendar.workdays import WorkCalendar
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import FoldedScalarString
 
-from models.placeholders import placeholder
-from models.proposal import Proposal, Proposed, Ref
+from models.definition.placeholders import placeholder
+from models.letter.proposal import Proposal, Proposed, Ref
 
 _WIDTH = 96
 

@@ -3,7 +3,7 @@
 The layout is the one of Decree 30/2020/NĐ-CP: a header (issuing body, Số,
 place and date, V/v or the document type and its trích yếu, Kính gửi), a body
 of paragraphs and lists, then Nơi nhận and the signature, which are not read.
-Nothing here knows the agencies: see models/agency_match.py.
+Nothing here knows the agencies: see models/letter/agency_match.py.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from models.errors import InputError
-from models.roles import ASSIGNING
-from models.vntext import clean, fold, sentences, squash
+from models.letter.roles import ASSIGNING
+from models.letter.vntext import clean, fold, sentences, squash
 
 
 @dataclass(frozen=True)

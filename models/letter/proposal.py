@@ -1,7 +1,7 @@
 """A letter turned into a proposed directive: agencies matched, roles found, deadlines computed.
 
 What the letter leaves open stays open here (a ``Ref`` without one code, an
-assignment without a due date); models/draft.py turns those into placeholders.
+assignment without a due date); models/letter/draft.py turns those into placeholders.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from models.agency_match import AgencyIndex, Mention
-from models.deadlines import Deadline, find_deadlines
-from models.definition import RegistryDef
-from models.letter import Item, Letter
-from models.naming import slugify
-from models.roles import Roles, find_roles
-from models.vntext import fold
-from models.workdays import WorkCalendar
+from models.letter.agency_match import AgencyIndex, Mention
+from models.letter.deadlines import Deadline, find_deadlines
+from models.definition.definition import RegistryDef
+from models.letter.letter import Item, Letter
+from models.definition.naming import slugify
+from models.letter.roles import Roles, find_roles
+from models.letter.vntext import fold
+from models.calendar.workdays import WorkCalendar
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from models.agency_match import Mention
-from models.vntext import fold
+from models.letter.agency_match import Mention
+from models.letter.vntext import fold
 
 _JOIN = re.compile(r"\s*,?\s*(?:va\s+)?")
 _FILLER = r"(?:\s*,?\s*(?:se|co trach nhiem|tiep tuc|khan truong|la co quan|la don vi|duoc giao|lam dau moi|truc tiep))*"

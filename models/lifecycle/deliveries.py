@@ -29,8 +29,8 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
-from models.status import OPEN
-from models.tables import Assignment, Directive, Event, Notification
+from models.lifecycle.status import OPEN
+from models.store.tables import Assignment, Directive, Event, Notification
 
 FAILED = "failed"
 REQUEUED = "requeued"  # an envelope state: owed again after a re-queue

@@ -9,18 +9,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from models.errors import InputError
-from models.queries import agencies_of, get_assignment
-from models.status import LABELS, OPEN
-from models.tables import Assignment, Directive, Event, ExtensionRequest
-from models.timerules import TimeRules
+from models.lifecycle.queries import agencies_of, get_assignment
+from models.lifecycle.status import LABELS, OPEN
+from models.store.tables import Assignment, Directive, Event, ExtensionRequest
+from models.calendar.timerules import TimeRules
 from models.textcheck import check_text
 
 
-# Planning a message (models.planning, and the directive schema it reads ladders with) is imported by the
+# Planning a message (models.lifecycle.planning, and the directive schema it reads ladders with) is imported by the
 # functions that write: `dondoc extensions` only lists, and must start quickly.
 
 ALREADY_PENDING = "nhiệm vụ đã có một đề nghị gia hạn đang chờ quyết định"
-ONE_PENDING_INDEX = "uq_extension_request_one_pending"  # see models/tables.py
+ONE_PENDING_INDEX = "uq_extension_request_one_pending"  # see models/store/tables.py
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class PendingRequest:
 def request_extension(session: Session, *, slug: str, key: str, agency: str | None, until: date, reason: str,
                       now: datetime, rules: TimeRules, mail_domain: str = "localhost") -> ExtensionRequest:
     """Record a lead agency's request (the first lead when ``agency`` is None) and notify the coordinator."""
-    from models.planning import add_row
+    from models.lifecycle.planning import add_row
 
     check_text(reason, "note", name="reason", label="lý do đề nghị gia hạn")
     directive, assignment = get_assignment(session, slug=slug, key=key)
@@ -104,8 +104,8 @@ def decide_extension(session: Session, *, slug: str, key: str, approve: bool, re
 
     Approving without a pending request is the coordinator extending on their own initiative.
     """
-    from models.planning import add_row
-    from models.updates import extend_assignment
+    from models.lifecycle.planning import add_row
+    from models.lifecycle.updates import extend_assignment
 
     check_text(reason, "note", name="reason", label="lý do")
     directive, assignment = get_assignment(session, slug=slug, key=key)

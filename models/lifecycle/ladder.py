@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from models.definition import RungDef
-from models.timerules import TimeRules
-from models.workdays import WorkCalendar
+from models.definition.definition import RungDef
+from models.calendar.timerules import TimeRules
+from models.calendar.workdays import WorkCalendar
 
 DEFAULT_LADDER: tuple[RungDef, ...] = (
     RungDef(rung="notice", offset="launch", to=["leads"], cc=["supporting"]),

@@ -7,14 +7,14 @@ from datetime import date, datetime
 
 from sqlmodel import Session, select
 
-from models.definition import RegistryDef
-from models.deliveries import Requeued, requeue
+from models.definition.definition import RegistryDef
+from models.lifecycle.deliveries import Requeued, requeue
 from models.errors import DuplicateDirective
-from models.loader import Loaded
-from models.naming import slugify
-from models.planning import plan_assignment
-from models.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Registry
-from models.timerules import TimeRules
+from models.definition.loader import Loaded
+from models.definition.naming import slugify
+from models.lifecycle.planning import plan_assignment
+from models.store.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Registry
+from models.calendar.timerules import TimeRules
 
 
 @dataclass(frozen=True)

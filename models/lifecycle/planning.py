@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 from sqlmodel import Session, select, update
 
-from models.ladder import PlannedRung, ladder_of, message_id_for, notification_key, plan
-from models.tables import Assignment, Directive, Notification
-from models.timerules import TimeRules
+from models.lifecycle.ladder import PlannedRung, ladder_of, message_id_for, notification_key, plan
+from models.store.tables import Assignment, Directive, Notification
+from models.calendar.timerules import TimeRules
 
 LIVE = ("pending", "sending")
 

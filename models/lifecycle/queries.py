@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import case
 from sqlmodel import Session, select
 
-from models.deliveries import failures
+from models.lifecycle.deliveries import failures
 from models.errors import NotFound
-from models.status import LABELS, standing
-from models.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Notification
-from models.timerules import TimeRules
+from models.lifecycle.status import LABELS, standing
+from models.store.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Notification
+from models.calendar.timerules import TimeRules
 
 
 def get_directive(session: Session, *, slug: str) -> Directive:

@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
-from models.definition import IsoDate, Key, Line, Text
+from models.definition.definition import IsoDate, Key, Line, Text
 from models.errors import DefinitionError
-from models.yamlsource import read_file, validation_problems
+from models.definition.yamlsource import read_file, validation_problems
 
 
 def _clock(value) -> time:

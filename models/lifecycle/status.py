@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from models.errors import IllegalTransition
-from models.workdays import WorkCalendar
+from models.calendar.workdays import WorkCalendar
 
 OPEN = ("assigned", "acknowledged", "in_progress")
 CLOSED = ("done", "cancelled")

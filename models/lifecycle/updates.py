@@ -8,13 +8,13 @@ from datetime import date, datetime
 from sqlmodel import Session, select
 
 from models.errors import InputError
-from models.ladder import DATED_RUNGS
-from models.planning import add_row, cancel_pending, plan_assignment
-from models.queries import get_assignment
-from models.status import CLOSED, LABELS, OPEN, check_transition
-from models.tables import Assignment, Directive, Event
+from models.lifecycle.ladder import DATED_RUNGS
+from models.lifecycle.planning import add_row, cancel_pending, plan_assignment
+from models.lifecycle.queries import get_assignment
+from models.lifecycle.status import CLOSED, LABELS, OPEN, check_transition
+from models.store.tables import Assignment, Directive, Event
 from models.textcheck import check_text
-from models.timerules import TimeRules
+from models.calendar.timerules import TimeRules
 
 
 @dataclass

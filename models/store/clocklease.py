@@ -41,8 +41,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from models.db import session_scope
-from models.tables import ClockLease
+from models.store.db import session_scope
+from models.store.tables import ClockLease
 
 NAME = "clock"
 

@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session as _Session
 from sqlmodel import Session, create_engine
 
-from models import migrate
+from models.store import migrate
 from models.errors import ConfigError, DatabaseUnavailable
 from models.settings import Settings, get_settings
-from models.tables import Event, use_dialect
+from models.store.tables import Event, use_dialect
 
 
 @lru_cache(maxsize=8)

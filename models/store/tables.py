@@ -9,7 +9,7 @@ from pydantic import ConfigDict
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from models.types import AwareDateTime
+from models.store.types import AwareDateTime
 
 
 def _instant(**kwargs: Any):
@@ -140,7 +140,7 @@ class Notification(_Table, table=True):
     state: str = Field(default="pending", max_length=16)  # pending | sending | sent | failed | cancelled
     attempts: int = 0
     next_attempt_at: datetime | None = _instant(default=None)
-    # The attempt that opened the retry window (models/retry.py); cleared when the row is re-queued.
+    # The attempt that opened the retry window (models/lifecycle/retry.py); cleared when the row is re-queued.
     first_attempt_at: datetime | None = _instant(default=None)
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_at: datetime | None = _instant(default=None)
@@ -173,7 +173,7 @@ class ExtensionRequest(_Table, table=True):
 
 
 class ClockLease(_Table, table=True):
-    """Which `dondoc serve` runs the clock of this database: one row at most, named ``clock`` (models/clocklease.py).
+    """Which `dondoc serve` runs the clock of this database: one row at most, named ``clock`` (models/store/clocklease.py).
 
     APScheduler 3 keeps its jobs in this database and must never share that job store between two processes.
     """
@@ -190,7 +190,7 @@ class ClockLease(_Table, table=True):
 
 
 def use_dialect(name: str) -> None:
-    """Give the partial index its WHERE in the words of dialect ``name``, as models.db.get_engine opens one.
+    """Give the partial index its WHERE in the words of dialect ``name``, as models.store.db.get_engine opens one.
 
     Written into the table here, at the first engine of a dialect, and not in the class: the keyword
     ``postgresql_where`` makes SQLAlchemy load its whole PostgreSQL dialect (about 45 ms, with asyncpg's

@@ -1,0 +1,1 @@
+"""The letter reader: a Vietnamese administrative letter turned into a proposed directive."""

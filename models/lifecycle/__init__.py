@@ -1,0 +1,1 @@
+"""The life of directives and assignments: launching, updates, extensions, status, the ladder and the outbox plan."""
