@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from models.lifecycle.status import FLAG_LABELS, LABELS
+from models.lifecycle.status import FLAG_LABELS, LABELS, due_text, waiting_text
 from models.textcheck import shown
 
 if TYPE_CHECKING:  # the tables are mapped by whoever queried them; a drawing needs only their attributes
@@ -93,8 +93,8 @@ def status_table(directive: Directive, rows: list[StatusRow], today_label: str) 
         table.add_row(
             plain(key),
             leads,
-            f"{row.due:%d/%m/%Y}",
-            LABELS[row.status],
+            due_text(row.due, row.due_in),
+            Text.assemble(LABELS[row.status], *([("\n" + waiting_text(row.waiting_for), "dim")] if row.waiting_for else [])),
             Text(f"{FLAG_LABELS[row.flag]}{days_text(row.overdue_working_days)}", style=style),
             plain(evidence),
         )

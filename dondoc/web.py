@@ -52,7 +52,7 @@ from models.lifecycle.extensions import pending_for, request_extension
 from models.lifecycle.planning import mail_domain
 from models.lifecycle.queries import agencies_of, agency_map, events_of, get_assignment
 from models.settings import Settings, get_settings
-from models.lifecycle.status import FLAG_LABELS, LABELS, OPEN, standing
+from models.lifecycle.status import FLAG_LABELS, LABELS, OPEN, standing, due_text
 from models.store.tables import Notification
 from models.textcheck import problem, shown
 from models.calendar.timerules import TimeRules, wall_clock
@@ -215,7 +215,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
                 title=f"{assignment.title} — {directive.number}",
                 directive={"number": directive.number, "subject": directive.subject,
                            "issued_on": f"{directive.issued_on:%d/%m/%Y}", "issuer_name": names.get(directive.issuer, directive.issuer)},
-                assignment={"title": assignment.title, "action": assignment.action, "due": weekday_date(assignment.due),
+                assignment={"title": assignment.title, "action": assignment.action, "due": weekday_date(assignment.due) if assignment.due else due_text(None, assignment.due_in),
                             "status": LABELS[assignment.status], "flag": flag, "colour": s.colour,
                             "leads": [names.get(c, c) for c in roles["lead"]],
                             "supporting": [names.get(c, c) for c in roles["supporting"]],

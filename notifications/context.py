@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from models.lifecycle.deliveries import failures
 from models.lifecycle.extensions import pending_requests
 from models.lifecycle.queries import agencies_of, agency_map, status_rows
-from models.lifecycle.status import FLAG_LABELS, LABELS, OPEN, standing, tally
+from models.lifecycle.status import FLAG_LABELS, LABELS, OPEN, standing, tally, waiting_text
 from models.store.tables import Assignment, AssignmentAgency, Directive, Event, ExtensionRequest, Notification, Registry
 from models.calendar.timerules import TimeRules
 from notifications.envelopes import Envelope, earlier, split
@@ -191,7 +191,8 @@ class BatchContext:
     def rows_view(self, directive: Directive) -> list[dict[str, Any]]:
         rows = status_rows(self.session, directive=directive, now=self.now, rules=self.rules)
         return [{"key": r.key, "title": r.title, "leads": [self.name(c) for c in r.leads], "due": r.due,
-                 "state": FLAG_LABELS[r.flag] + (f" {r.overdue_working_days} ngày" if r.flag == "overdue" else ""),
+                 "state": FLAG_LABELS[r.flag] + (f" {r.overdue_working_days} ngày" if r.flag == "overdue" else
+                                                 f" ({waiting_text(r.waiting_for)})" if r.waiting_for else ""),
                  "flag": r.flag, "colour": COLOURS[r.colour], "evidence": r.evidence} for r in rows]
 
     def digest(self, directive: Directive, row: Notification) -> dict[str, Any]:
@@ -262,7 +263,12 @@ def describe_event(event: Event, key: str | None) -> str:
     if event.kind == "closed":
         return f"văn bản kết thúc: {p.get('reason', '')}"
     if event.kind == "created":
+        if p.get("after"):
+            due = _dmy_iso(p.get("due")) or f"{p.get('due_in')} ngày làm việc sau khi bắt đầu"
+            return f"{subject}giao nhiệm vụ, bắt đầu sau khi xong: {', '.join(p['after'])}; thời hạn {due}"
         return f"{subject}giao nhiệm vụ, thời hạn {_dmy_iso(p.get('due'))}"
+    if event.kind == "started":
+        return f"{subject}bắt đầu (các nhiệm vụ trước đã xong: {', '.join(p.get('after', []))}), thời hạn {_dmy_iso(p.get('due'))}"
     if event.kind == "launched":
         return f"khởi tạo văn bản số {p.get('number', '')}"
     if event.kind == "extension_requested":

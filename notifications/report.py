@@ -15,7 +15,7 @@ from sqlmodel import Session
 from models.definition.definition import ReportDef
 from models.lifecycle.extensions import pending_requests
 from models.lifecycle.queries import agency_map, get_directive, status_rows
-from models.lifecycle.status import FLAG_LABELS, TALLY_LABELS, tally
+from models.lifecycle.status import FLAG_LABELS, TALLY_LABELS, due_text, shown_counts, tally, waiting_text
 from models.textcheck import shown
 from models.calendar.timerules import TimeRules
 from notifications.templating import environment
@@ -76,8 +76,11 @@ def build_report(session: Session, *, slug: str, now: datetime, rules: TimeRules
         state = FLAG_LABELS[r.flag]
         if r.flag == "overdue":
             state += f" {r.overdue_working_days} ngày làm việc"
+        elif r.waiting_for:
+            state += f" ({waiting_text(r.waiting_for)})"
         table.append({
-            "index": i, "agency": "; ".join(name(c) for c in r.leads), "action": r.title, "due": dmy(r.due),
+            "index": i, "agency": "; ".join(name(c) for c in r.leads), "action": r.title,
+            "due": dmy(r.due) or due_text(None, r.due_in),
             "status": state, "evidence": r.evidence or "", "evidence_on": dmy(r.evidence_on) or dmy(r.done_on),
             "key": r.key, "flag": r.flag,
         })
@@ -126,7 +129,7 @@ def build_report(session: Session, *, slug: str, now: datetime, rules: TimeRules
         recipients=recipients,
         intro=intro,
         counts=counts,
-        count_lines=[(TALLY_LABELS[k], v) for k, v in counts.items() if k != "cancelled" or v],
+        count_lines=[(TALLY_LABELS[k], v) for k, v in shown_counts(counts)],
         rows=table,
         difficulties=difficulties,
         proposals=proposals,

@@ -25,7 +25,7 @@ class Lane:
     key: str
     title: str
     leads: str
-    due: date
+    due: date | None  # None: a step still waiting, with due_in
     colour: str
     done_on: date | None = None
     earlier_dues: list[date] = field(default_factory=list)
@@ -54,7 +54,8 @@ def timeline_svg(*, title: str, start: date, end: date, lanes: list[Lane], days_
         y = top + i * lane_height + lane_height / 2
         lanes_view.append({
             "y": y, "key": shown(lane.key), "title": shown(lane.title), "leads": shown(lane.leads),
-            "due_x": x(lane.due) if start <= lane.due <= end else None, "due": f"{lane.due:%d/%m}",
+            "due_x": x(lane.due) if lane.due and start <= lane.due <= end else None,
+            "due": f"{lane.due:%d/%m}" if lane.due else "",
             "fill": STATUS_FILL[lane.colour],
             "done_x": x(lane.done_on) if lane.done_on and start <= lane.done_on <= end else None,
             "earlier": [x(d) for d in lane.earlier_dues if start <= d <= end],

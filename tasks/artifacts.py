@@ -12,7 +12,7 @@ from models.definition.kinds import KINDS
 from models.lifecycle.queries import agency_map, get_directive, stale_directives, status_rows
 from models.store.tables import Directive
 from models.settings import get_settings
-from models.lifecycle.status import FLAG_LABELS, LABELS, TALLY_LABELS, tally
+from models.lifecycle.status import FLAG_LABELS, LABELS, TALLY_LABELS, due_text, shown_counts, tally, waiting_text
 from models.calendar.timerules import TimeRules
 from notifications.wording import markdown_text as md
 
@@ -37,8 +37,8 @@ def _publish(session, directive: Directive, now: datetime, rules: TimeRules, nam
             "Khóa": row.key,
             "Đơn vị chủ trì": md(", ".join(names.get(c, c) for c in row.leads)),
             "Đơn vị phối hợp": md(", ".join(names.get(c, c) for c in row.supporting)),
-            "Thời hạn": f"{row.due:%d/%m/%Y}",
-            "Trạng thái": LABELS[row.status],
+            "Thời hạn": due_text(row.due, row.due_in),
+            "Trạng thái": LABELS[row.status] + (f" ({waiting_text(row.waiting_for)})" if row.waiting_for else ""),
             "Tình hình": FLAG_LABELS[row.flag],
             "Số ngày làm việc": _days(row.overdue_working_days),
             "Kết quả": md(row.evidence or "") + (f" ngày {row.evidence_on:%d/%m/%Y}" if row.evidence_on else ""),
@@ -47,7 +47,7 @@ def _publish(session, directive: Directive, now: datetime, rules: TimeRules, nam
     ]
     state = "đã kết thúc" if directive.status == "closed" else "đang theo dõi"
     counts = tally([row.flag for row in rows])
-    summary = " · ".join(f"{TALLY_LABELS[k]}: {v}" for k, v in counts.items() if k != "cancelled" or v)
+    summary = " · ".join(f"{TALLY_LABELS[k]}: {v}" for k, v in shown_counts(counts))
     create_table_artifact(
         key=f"directive-{directive.slug}",
         table=table,

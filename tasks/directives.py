@@ -16,6 +16,7 @@ from models.lifecycle.queries import agencies_of
 from models.settings import get_settings
 from models.store.tables import Assignment, Directive
 from models.calendar.timerules import TimeRules
+from models.lifecycle.status import due_text
 from models.lifecycle.extensions import decide_extension, request_extension
 from models.lifecycle.updates import record_update
 
@@ -87,7 +88,7 @@ def brief_assignment(assignment_id: int) -> dict:
         return {
             "slug": d.slug, "number": d.number, "subject": d.subject, "key": assignment.key,
             "kind": assignment.kind, "title": assignment.title, "action": assignment.action,
-            "leads": roles["lead"], "supporting": roles["supporting"], "due": f"{assignment.due:%d/%m/%Y}",
+            "leads": roles["lead"], "supporting": roles["supporting"], "due": due_text(assignment.due, assignment.due_in),
             "status": assignment.status,
         }
 

@@ -140,7 +140,6 @@ def test_the_head_revision_read_from_the_files_is_alembics():
 
 def test_a_fresh_database_is_created_and_an_older_one_refused_until_upgraded(tmp_path, monkeypatch):
     """The schema check without Alembic changes nothing: fresh → created, older → refused, `db upgrade` → usable."""
-    from alembic import command
 
     from dondoc.cli import app
     from models.store import migrate
@@ -156,8 +155,7 @@ def test_a_fresh_database_is_created_and_an_older_one_refused_until_upgraded(tmp
     older = f"sqlite:///{tmp_path / 'older.db'}"
     engine = get_engine(older)
     migrate.upgrade(engine)
-    with engine.begin() as connection:
-        command.downgrade(migrate._config(connection), "fcf1885f055d")
+    migrate.downgrade(engine, "fcf1885f055d")
     monkeypatch.setenv("DONDOC_DATABASE_URL", older)
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 1

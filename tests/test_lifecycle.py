@@ -213,15 +213,13 @@ def test_migration_0002_keeps_the_oldest_pending_request_and_adds_the_index(data
     from models.store.db import get_engine
     from models.store.tables import Assignment, ExtensionRequest
 
-    from alembic import command
 
     engine = get_engine(database)
     migrate.upgrade(engine)  # launched with today's tables, then taken back to the schema before the index
     with session_scope(engine) as session:
         launch_directive(session, loaded=load_directive_file(SEED), now=LAUNCH, rules=RULES, actor="tester")
         land = session.exec(select(Assignment).where(Assignment.key == "land-use-conversion")).one()
-    with engine.begin() as connection:
-        command.downgrade(migrate._config(connection), "fcf1885f055d")
+    migrate.downgrade(engine, "fcf1885f055d")
     with session_scope(engine) as session:
         for n in range(3):
             session.add(ExtensionRequest(assignment_id=land.id, agency_code="stnmt", requested_at=at(2020, 12, 20 + n),

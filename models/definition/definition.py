@@ -99,8 +99,10 @@ class AssignmentDef(_Strict):
     kind: KindName = "generic"
     leads: list[Code] = Field(min_length=1)
     supporting: list[Code] = Field(default_factory=list)
-    due: IsoDate
-    depends_on: list[Key] = Field(default_factory=list)
+    due: IsoDate | None = None  # exactly one of due and due_in (models/definition/loader.py says so, with the line)
+    due_in: Annotated[int, Field(ge=1, le=250)] | None = None  # working days after the day it starts
+    depends_on: list[Key] = Field(default_factory=list)  # needs their results, is not held back by them
+    after: list[Key] = Field(default_factory=list)  # waits until each of them is done or cancelled
 
 
 Audience = Literal["leads", "supporting", "lead-heads", "director", "provincial-office", "coordinator", "participants"]

@@ -178,28 +178,17 @@ def _directive_rules(source: Source, data: dict[str, Any], codes: set[str] | Non
                     if code in seen:
                         problems.append(source.problem(["assignments", i, role, j], f"cơ quan {code!r} được nêu hai lần"))
                     seen.add(code)
+        if ("due" in item) == ("due_in" in item):
+            problems.append(source.problem(["assignments", i, "due_in"] if "due_in" in item else ["assignments", i],
+                                           "cần đúng một trong hai: due (ngày) hoặc due_in (số ngày làm việc sau khi bắt đầu)"))
         due = _maybe_date(item.get("due"))
         if due and issued_on and due < issued_on:
             problems.append(
                 source.problem(["assignments", i, "due"], f"thời hạn {due:%d/%m/%Y} sớm hơn ngày ban hành {issued_on:%d/%m/%Y}")
             )
 
-    graph: dict[str, list[str]] = {}
-    for i, item in items:
-        key = item.get("key")
-        deps = [d for d in _list(item.get("depends_on")) if isinstance(d, str)]
-        for j, dep in enumerate(_list(item.get("depends_on"))):
-            if not isinstance(dep, str):
-                continue
-            if dep == key:
-                problems.append(source.problem(["assignments", i, "depends_on", j], "nhiệm vụ không thể phụ thuộc vào chính nó"))
-            elif dep not in keys:
-                problems.append(source.problem(["assignments", i, "depends_on", j], f"phụ thuộc vào nhiệm vụ không tồn tại {dep!r}"))
-        if isinstance(key, str):
-            graph[key] = [d for d in deps if d in keys and d != key]
-    for cycle in _cycles(graph):
-        first = keys[cycle[0]]
-        problems.append(source.problem(["assignments", first, "depends_on"], "phụ thuộc vòng tròn: " + " → ".join([*cycle, cycle[0]])))
+    for field, words in (("depends_on", _DEPENDS_ON), ("after", _AFTER)):
+        problems += _links(source, items, keys, field, words)
 
     seen_rungs: dict[str, int] = {}
     for i, rung in enumerate(_list(data.get("ladder"))):
@@ -212,6 +201,33 @@ def _directive_rules(source: Source, data: dict[str, Any], codes: set[str] | Non
     milestone = data.get("milestone")
     if isinstance(milestone, str) and keys and milestone not in keys:
         problems.append(source.problem(["milestone"], f"mốc hoàn thành {milestone!r} không phải là khóa của nhiệm vụ nào"))
+    return problems
+
+
+# How each kind of link between assignments is refused: itself, an unknown key, a cycle.
+_DEPENDS_ON = ("nhiệm vụ không thể phụ thuộc vào chính nó", "phụ thuộc vào nhiệm vụ không tồn tại", "phụ thuộc vòng tròn")
+_AFTER = ("nhiệm vụ không thể chờ chính nó (after)", "chờ nhiệm vụ không tồn tại (after)", "các bước chờ nhau vòng tròn (after)")
+
+
+def _links(source: Source, items: list[tuple[int, dict]], keys: dict[str, int], field: str,
+           words: tuple[str, str, str]) -> list[Problem]:
+    """The keys one field lists (depends_on, after): each must name another assignment, and no chain may close on itself."""
+    itself, unknown, circular = words
+    problems: list[Problem] = []
+    graph: dict[str, list[str]] = {}
+    for i, item in items:
+        key = item.get("key")
+        for j, dep in enumerate(_list(item.get(field))):
+            if not isinstance(dep, str):
+                continue
+            if dep == key:
+                problems.append(source.problem(["assignments", i, field, j], itself))
+            elif dep not in keys:
+                problems.append(source.problem(["assignments", i, field, j], f"{unknown} {dep!r}"))
+        if isinstance(key, str):
+            graph[key] = [d for d in _list(item.get(field)) if isinstance(d, str) and d in keys and d != key]
+    for cycle in _cycles(graph):
+        problems.append(source.problem(["assignments", keys[cycle[0]], field], f"{circular}: " + " → ".join([*cycle, cycle[0]])))
     return problems
 
 

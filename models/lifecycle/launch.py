@@ -113,9 +113,13 @@ def launch_directive(
     created: list[tuple[int, str, str]] = []
     moved: list[tuple[str, date, date]] = []
     for item in spec.assignments:
-        due = rules.calendar.roll_forward(item.due)
-        if due != item.due:
-            moved.append((item.key, item.due, due))
+        waiting = bool(item.after)
+        if item.due is not None:
+            due = rules.calendar.roll_forward(item.due)
+            if due != item.due:
+                moved.append((item.key, item.due, due))
+        else:  # due_in: counted from the day it starts, which for a waiting step is not known yet
+            due = None if waiting else rules.calendar.add_working_days(rules.today(now), item.due_in)
         assignment = Assignment(
             directive_id=directive.id,
             key=item.key,
@@ -123,9 +127,12 @@ def launch_directive(
             title=item.title,
             action=item.action,
             due=due,
-            stated_due=item.due,
+            stated_due=item.due if item.due is not None else due,
+            status="waiting" if waiting else "assigned",
             milestone=item.key == spec.milestone,
             depends_on=list(item.depends_on),
+            after=list(item.after),
+            due_in=item.due_in,
             updated_at=now,
         )
         session.add(assignment)
@@ -133,13 +140,16 @@ def launch_directive(
         for role, codes in (("lead", item.leads), ("supporting", item.supporting)):
             for position, code in enumerate(codes):
                 session.add(AssignmentAgency(assignment_id=assignment.id, agency_code=code, role=role, position=position))
-        session.add(
-            Event(at=now, actor=actor, kind="created", directive_id=directive.id, assignment_id=assignment.id,
-                  payload={"due": due.isoformat(), "stated_due": item.due.isoformat(),
-                           "leads": list(item.leads), "supporting": list(item.supporting)})
-        )
-        plan_assignment(session, directive=directive, assignment=assignment, now=now, rules=rules, domain=mail_domain,
-                        fresh=True)
+        payload = {"due": due.isoformat() if due else None,
+                   "stated_due": assignment.stated_due.isoformat() if assignment.stated_due else None,
+                   "leads": list(item.leads), "supporting": list(item.supporting)}
+        if waiting:
+            payload.update(after=list(item.after), due_in=item.due_in)
+        session.add(Event(at=now, actor=actor, kind="created", directive_id=directive.id, assignment_id=assignment.id,
+                          payload=payload))
+        if not waiting:  # a waiting step gets its notice and ladder when it starts (models/lifecycle/steps.py)
+            plan_assignment(session, directive=directive, assignment=assignment, now=now, rules=rules,
+                            domain=mail_domain, fresh=True)
         created.append((assignment.id, item.key, item.kind))
     session.flush()
     return Launched(slug=slug, number=spec.number, directive_id=directive.id, assignments=created, moved=moved)

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from models.lifecycle.deliveries import failures
 from models.errors import NotFound
-from models.lifecycle.status import LABELS, standing
+from models.lifecycle.status import LABELS, WAITING, standing, waiting_for
 from models.store.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Notification
 from models.calendar.timerules import TimeRules
 
@@ -68,7 +68,7 @@ class StatusRow:
     kind: str
     leads: list[str]
     supporting: list[str]
-    due: date
+    due: date | None  # None: a step that waits, with due_in, has no due date until it starts
     status: str
     overdue_working_days: int | None
     done_on: date | None
@@ -78,6 +78,9 @@ class StatusRow:
     colour: str
     milestone: bool
     depends_on: list[str]
+    waiting_for: list[str] = field(default_factory=list)  # the steps a waiting one still waits for
+    after: list[str] = field(default_factory=list)
+    due_in: int | None = None
     # Who a message about this assignment did not reach (refused for good): agency, role, address, error, rung, on.
     unreachable: list[dict[str, Any]] = field(default_factory=list)
 
@@ -103,6 +106,7 @@ def status_rows(session: Session, *, directive: Directive, now: datetime, rules:
     assignments = assignments_of(session, directive)
     roles = agencies_of(session, [a.id for a in assignments])
     unreachable = unreachable_of(session, directive, roles)
+    statuses = {a.key: a.status for a in assignments}
     rows = []
     for a in assignments:
         s = standing(status=a.status, due=a.due, done_on=a.done_on, today=today, calendar=rules.calendar)
@@ -123,6 +127,9 @@ def status_rows(session: Session, *, directive: Directive, now: datetime, rules:
                 colour=s.colour,
                 milestone=a.milestone,
                 depends_on=list(a.depends_on),
+                waiting_for=waiting_for(a.after, statuses) if a.status == WAITING else [],
+                after=list(a.after),
+                due_in=a.due_in,
                 unreachable=unreachable.get(a.id, []),
             )
         )

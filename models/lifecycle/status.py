@@ -1,7 +1,11 @@
 """The life of an assignment, and the views derived from its dates.
 
-    assigned → acknowledged → in_progress → done
-    any open state → cancelled
+    waiting → assigned → acknowledged → in_progress → done
+    any open or waiting state → cancelled
+
+A step with ``after`` waits ("Chờ") until each step it names is done or
+cancelled; it starts, as ``assigned``, in the transaction that finishes the
+last of them (models/lifecycle/steps.py). Nobody records on a waiting step.
 
 ``overdue``, ``due soon`` and ``done late`` are never stored: they follow from
 the due date, the completion date and ``today``.
@@ -17,10 +21,13 @@ from models.calendar.workdays import WorkCalendar
 
 OPEN = ("assigned", "acknowledged", "in_progress")
 CLOSED = ("done", "cancelled")
-STATUSES = OPEN + CLOSED
+WAITING = "waiting"
+UNFINISHED = (WAITING, *OPEN)  # what closing a directive cancels
+STATUSES = (WAITING, *OPEN, *CLOSED)
 _RANK = {"assigned": 0, "acknowledged": 1, "in_progress": 2, "done": 3}
 
 LABELS = {
+    "waiting": "Chờ",
     "assigned": "Đã giao",
     "acknowledged": "Đã tiếp nhận",
     "in_progress": "Đang thực hiện",
@@ -39,6 +46,8 @@ def check_transition(current: str, new: str) -> None:
     """
     if new not in STATUSES:
         raise IllegalTransition(f"trạng thái {new!r} không hợp lệ; dùng một trong: {', '.join(STATUSES)}")
+    if current == WAITING and new != "cancelled":
+        raise IllegalTransition("nhiệm vụ đang chờ các nhiệm vụ trước hoàn thành; chưa thể ghi nhận")
     if current in CLOSED:
         raise IllegalTransition(f"nhiệm vụ đã ở trạng thái «{LABELS[current]}», không thể chuyển sang «{LABELS[new]}»")
     if new == "cancelled" or _RANK[new] > _RANK[current] or new == current == "in_progress":
@@ -50,7 +59,7 @@ def check_transition(current: str, new: str) -> None:
 class Standing:
     """Where an assignment stands on a given day."""
 
-    flag: str  # overdue | due_soon | on_track | not_started | done_on_time | done_late | cancelled
+    flag: str  # overdue | due_soon | on_track | not_started | done_on_time | done_late | cancelled | waiting
     overdue_working_days: int | None  # positive: overdue; negative: days left; None once closed
     colour: str
 
@@ -63,6 +72,7 @@ _COLOURS = {
     "done_on_time": "green",
     "not_started": "grey",
     "cancelled": "grey",
+    "waiting": "grey",
 }
 
 FLAG_LABELS = {
@@ -73,13 +83,16 @@ FLAG_LABELS = {
     "done_on_time": "Hoàn thành đúng hạn",
     "done_late": "Hoàn thành quá hạn",
     "cancelled": "Đã hủy",
+    "waiting": "Chờ nhiệm vụ trước",
 }
 
 
-def standing(*, status: str, due: date, done_on: date | None, today: date, calendar: WorkCalendar) -> Standing:
+def standing(*, status: str, due: date | None, done_on: date | None, today: date, calendar: WorkCalendar) -> Standing:
     """Derive the flag and colour of an assignment (DESIGN.md §6)."""
     if status == "cancelled":
         flag, days = "cancelled", None
+    elif status == WAITING or due is None:
+        flag, days = "waiting", None
     elif status == "done":
         flag, days = ("done_late" if done_on is not None and done_on > due else "done_on_time"), None
     else:
@@ -102,7 +115,13 @@ def tally(flags: list[str]) -> dict[str, int]:
         "in_progress": sum(f in ("on_track", "due_soon", "not_started") for f in flags),
         "overdue": flags.count("overdue"),
         "cancelled": flags.count("cancelled"),
+        "waiting": flags.count("waiting"),
     }
+
+
+def shown_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """The counts a summary prints: cancelled and waiting steps only where there are some."""
+    return [(k, v) for k, v in counts.items() if k not in ("cancelled", "waiting") or v]
 
 
 TALLY_LABELS = {
@@ -112,4 +131,27 @@ TALLY_LABELS = {
     "in_progress": "Đang thực hiện, trong hạn",
     "overdue": "Quá hạn",
     "cancelled": "Dừng theo dõi",
+    "waiting": "Chờ nhiệm vụ trước",
 }
+
+
+def ready(after: list[str], statuses: dict[str, str]) -> bool:
+    """Whether a step waiting for the steps ``after`` may start, given each sibling's status by key."""
+    return all(statuses.get(key) in CLOSED for key in after)
+
+
+def waiting_for(after: list[str], statuses: dict[str, str]) -> list[str]:
+    """The steps a waiting step still waits for, in the order its definition lists them."""
+    return [key for key in after if statuses.get(key) not in CLOSED]
+
+
+def due_text(due: date | None, due_in: int | None = None) -> str:
+    """A due date as a table shows it; a step still waiting with due_in has only its count of days."""
+    if due is not None:
+        return f"{due:%d/%m/%Y}"
+    return f"{due_in} ngày làm việc sau khi bắt đầu" if due_in else "chưa xác định"
+
+
+def waiting_text(keys: list[str]) -> str:
+    """What a waiting step waits for, as a table shows it."""
+    return "chờ: " + ", ".join(keys) if keys else ""

@@ -11,7 +11,8 @@ from models.errors import InputError
 from models.lifecycle.ladder import DATED_RUNGS
 from models.lifecycle.planning import add_row, cancel_pending, plan_assignment
 from models.lifecycle.queries import get_assignment
-from models.lifecycle.status import CLOSED, LABELS, OPEN, check_transition
+from models.lifecycle.status import CLOSED, LABELS, OPEN, UNFINISHED, check_transition
+from models.lifecycle.steps import start_ready
 from models.store.tables import Assignment, Directive, Event
 from models.textcheck import check_text
 from models.calendar.timerules import TimeRules
@@ -25,6 +26,7 @@ class Recorded:
     closed: bool = False
     cancelled: list[str] = field(default_factory=list)
     open_dependencies: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)  # waiting steps this one's end started
 
 
 def _refuse_if_closed(directive: Directive) -> None:
@@ -83,7 +85,7 @@ def record_update(
         siblings = _assignments(session, directive)
         if assignment.milestone:
             by_key = {a.key: a for a in siblings}
-            result.open_dependencies = [d for d in assignment.depends_on if by_key[d].status in OPEN]
+            result.open_dependencies = [d for d in assignment.depends_on if by_key[d].status in UNFINISHED]
             result.cancelled = close_directive(
                 session, directive=directive, now=now, actor=actor, mail_domain=mail_domain,
                 reason=f"mốc hoàn thành «{assignment.key}» đã hoàn thành",
@@ -93,6 +95,10 @@ def record_update(
             close_directive(session, directive=directive, now=now, actor=actor, mail_domain=mail_domain,
                             reason="mọi nhiệm vụ đã kết thúc")
             result.closed = True
+    if status in CLOSED and not result.closed:
+        session.flush()
+        result.started = start_ready(session, directive=directive, now=now, rules=rules, actor=actor,
+                                     mail_domain=mail_domain)
     session.flush()
     return result
 
@@ -103,7 +109,7 @@ def close_directive(
     """Close the directive, cancel its open assignments and pending messages, and plan the closing notice."""
     cancelled = []
     for other in _assignments(session, directive):
-        if other.status in OPEN:
+        if other.status in UNFINISHED:
             previous = other.status
             other.status = "cancelled"
             other.updated_at = now

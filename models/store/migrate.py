@@ -106,9 +106,36 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     from alembic import command
 
     before = current(engine)
-    with engine.begin() as connection:
-        command.upgrade(_config(connection), revision)
+    _migrate(engine, lambda config: command.upgrade(config, revision))
     return before, current(engine)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to ``revision`` (for developers and the migrations' own tests)."""
+    from alembic import command
+
+    _migrate(engine, lambda config: command.downgrade(config, revision))
+
+
+def _migrate(engine: Engine, run) -> None:
+    """Run ``run(config)`` in one transaction, on SQLite with foreign keys checked at the end instead of at each step."""
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a column by rebuilding its table (Alembic's batch mode), and dropping the old copy
+            # fails while other tables' foreign keys point at it. SQLite's own procedure: enforcement off (it
+            # cannot change inside a transaction), rebuild, check every key, enforcement on.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                run(_config(connection))
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                    raise RuntimeError("a migration left a foreign key pointing at nothing; nothing was changed")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def autogenerate(engine: Engine, message: str) -> None:

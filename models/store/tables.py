@@ -78,11 +78,14 @@ class Assignment(_Table, table=True):
     kind: str = Field(max_length=64)
     title: str
     action: str
-    due: date = Field(index=True)
-    stated_due: date
+    due: date | None = Field(default=None, index=True)  # None while it waits for a due_in step to start
+    stated_due: date | None = None
     status: str = Field(default="assigned", index=True, max_length=16)
     milestone: bool = False
     depends_on: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    after: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    due_in: int | None = None  # working days from the day it starts
+    started_at: datetime | None = _instant(default=None)  # None: at launch
     done_on: date | None = None
     evidence: str | None = None
     evidence_on: date | None = None
