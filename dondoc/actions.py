@@ -145,6 +145,25 @@ def extend(*, slug: str, key: str, approve: bool, reason: str, until: str | None
                                    now=moment))
 
 
+def review(*, slug: str, key: str, accept: bool, reason: str | None, until: str | None, by: str, now: str | None,
+           progress: Progress = None) -> dict:
+    from models.calendar.timerules import TimeRules
+    from models.lifecycle.review import review_result as review_rows
+    from models.settings import get_settings
+    from models.store.db import rehearsal
+
+    settings = get_settings()
+    moment = _now(now)
+    new_due = _date(until, "--until")
+    with rehearsal(settings) as session:
+        review_rows(session, slug=slug, key=key, accept=accept, reason=reason, until=new_due, now=moment,
+                    rules=TimeRules.from_settings(settings), actor=by)
+    _to_prefect()
+    from flows.record import review_result
+
+    return _plain(review_result(slug=slug, key=key, accept=accept, reason=reason, until=new_due, actor=by, now=moment))
+
+
 def report(*, slug: str, format: str, output: str | None, now: str | None, progress: Progress = None) -> dict:
     from models.store.db import transaction
     from models.lifecycle.queries import get_directive
@@ -174,7 +193,8 @@ def prefect_api(*, progress: Progress = None) -> dict:
 
 
 ACTIONS: dict[str, Callable[..., dict]] = {
-    "launch_one": launch_one, "launch_many": launch_many, "record": record, "extend": extend, "report": report,
+    "launch_one": launch_one, "launch_many": launch_many, "record": record, "extend": extend, "review": review,
+    "report": report,
     "sweep": sweep, "prefect_api": prefect_api,
 }
 ANY_DATABASE = {"prefect_api"}  # actions that touch no database, asked for by commands on a database of their own

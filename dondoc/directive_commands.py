@@ -210,6 +210,53 @@ def extend(
 
 
 @app.command()
+def review(
+    target: Annotated[str, typer.Argument(metavar="SLUG/KEY", help="Nhiệm vụ có kết quả đang chờ xác nhận.")],
+    accept: Annotated[bool, typer.Option("--accept", help="Xác nhận hoàn thành; tính đúng hạn hay chậm theo ngày cơ quan báo cáo.")] = False,
+    return_: Annotated[bool, typer.Option("--return", help="Trả lại, yêu cầu bổ sung (cần --reason).")] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Lý do trả lại, yêu cầu bổ sung.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Ghi chú khi xác nhận.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Khi trả lại: hạn mới (YYYY-MM-DD); bỏ trống thì giữ hạn cũ.")] = None,
+    by: Annotated[str, typer.Option("--by", help="Người xem xét, ghi vào nhật ký.")] = "coordinator",
+    now: NowOption = None,
+) -> None:
+    """Xem xét kết quả cơ quan báo cáo (văn bản có review: true): xác nhận (--accept) hoặc trả lại (--return).
+
+    Xác nhận: nhiệm vụ hoàn thành vào ngày cơ quan báo cáo; xác nhận mốc hoàn thành thì văn bản kết thúc.
+    Trả lại: nhiệm vụ trở về «Đang thực hiện», lịch nhắc được lập lại; cơ quan chủ trì được thông báo bằng thư.
+    """
+    from dondoc.render import safe
+    from dondoc.timeargs import parse_date, parse_now, split_target
+    from models.settings import get_settings
+
+    if accept == return_:
+        raise typer.BadParameter("cần đúng một trong hai: --accept hoặc --return", param_hint="--accept/--return")
+    if accept and (reason or until):
+        raise typer.BadParameter("--reason và --until chỉ dùng khi trả lại; khi xác nhận dùng --note",
+                                 param_hint="--reason/--until")
+    if return_ and note:
+        raise typer.BadParameter("khi trả lại, nêu lý do bằng --reason", param_hint="--note")
+    if return_ and not (reason and reason.strip()):
+        raise typer.BadParameter("cần nêu lý do trả lại, yêu cầu bổ sung", param_hint="--reason")
+    settings = get_settings()
+    slug, key = split_target(target)
+    moment = parse_now(now, settings.tz)
+    new_due = parse_date(until, "--until")
+    from dondoc.actions import perform
+
+    result = perform("review", {"slug": slug, "key": key, "accept": accept, "reason": note if accept else reason,
+                                "until": new_due.isoformat() if new_due else None, "by": by, "now": moment.isoformat()})
+    if result["accepted"]:
+        err.print(f"Đã xác nhận hoàn thành {safe(slug)}/{safe(key)}; đã thông báo đơn vị chủ trì.")
+        if result["closed"]:
+            err.print(f"Văn bản {safe(slug)} đã kết thúc.")
+        if result["started"]:
+            err.print(f"Bắt đầu: {safe(', '.join(result['started']))}.")
+    else:
+        err.print(f"Đã trả lại {safe(slug)}/{safe(key)}, hạn {result['due']}; đã thông báo đơn vị chủ trì.")
+
+
+@app.command()
 def extensions(as_json: JsonOption = False) -> None:
     """Các đề nghị gia hạn đang chờ quyết định."""
     from models.store.db import transaction

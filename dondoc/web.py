@@ -223,6 +223,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
                 agency=names.get(scope.agency, scope.agency),
                 open=assignment.status in OPEN and directive.status == "active",
                 can_acknowledge=assignment.status == "assigned",
+                returned=returned_view(session, assignment) if assignment.status in OPEN else None,
                 pending={"until": f"{request_pending.until:%d/%m/%Y}", "reason": request_pending.reason} if request_pending else None,
                 history=[{"at": f"{at.astimezone(rules.tz):%d/%m/%Y %H:%M}", "actor": actor, "text": text}
                          for at, actor, text in sorted(history, key=lambda h: h[0])],
@@ -364,7 +365,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
             return errors, {"number": text, "on": on, "note": note.strip() or None}, echo
 
         def apply(session, scope, now, values, attachment):
-            record_update(session, slug=slug, key=key, status="done", now=now, rules=rules, actor=scope.agency,
+            record_update(session, slug=slug, key=key, status="done", now=now, rules=rules, actor=scope.agency, by_agency=True,
                           evidence=values["number"], evidence_on=values["on"], note=values["note"],
                           attachment=attachment, mail_domain=mail_domain(settings.mail_from))
 
@@ -639,3 +640,16 @@ def _stage_document(upload: ReceivedFile, folder: Path) -> StagedDocument:
     return StagedDocument(temp=Path(temp), target=target,
                           record={"name": name, "sha256": digest.hexdigest(), "size": size, "path": str(target)})
 
+
+
+def returned_view(session, assignment) -> dict | None:
+    """The last decision on the assignment's reported result, when it was a return: its day and reason."""
+    from sqlmodel import select
+
+    from models.store.tables import Event
+
+    last = session.exec(select(Event).where(Event.assignment_id == assignment.id,
+                                            Event.kind.in_(("reviewed", "returned"))).order_by(Event.id.desc())).first()
+    if last is None or last.kind != "returned":
+        return None
+    return {"reason": last.payload.get("reason", ""), "reported_on": f"{date.fromisoformat(last.payload['reported_on']):%d/%m/%Y}"}

@@ -111,6 +111,29 @@ def decide_extension(
                                       actor=COORDINATOR, now=form_now(now))
 
 
+@flow(name="review-result", flow_run_name="review · {slug}/{key}")
+def review_result(
+    slug: str,
+    key: str,
+    accept: bool,
+    reason: str | None = None,
+    until: date | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """Xem xét kết quả cơ quan báo cáo: xác nhận hoàn thành, hoặc trả lại, yêu cầu bổ sung.
+
+    Args:
+        slug: Slug của văn bản, ví dụ 7-kh-ubnd.
+        key: Khóa nhiệm vụ đang chờ xác nhận.
+        accept: Xác nhận hoàn thành (true) hay trả lại, yêu cầu bổ sung (false).
+        reason: Khi trả lại: lý do (bắt buộc). Khi xác nhận: ghi chú (không bắt buộc).
+        until: Khi trả lại: hạn mới; bỏ trống thì giữ hạn cũ.
+        now: Chỉ dùng khi diễn tập; để trống là giờ thực.
+    """
+    return record.review_result.fn(slug=slug, key=key, accept=accept, reason=reason, until=until,
+                                   actor=COORDINATOR, now=form_now(now))
+
+
 @flow(name="produce-report", flow_run_name="report · {slug}")
 def produce_report(
     slug: str,

@@ -15,7 +15,8 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval
 from prefect.types.entrypoint import EntrypointType
 
-from flows.console import decide_extension, escalation_sweep, launch_directive, produce_report, record_update
+from flows.console import (decide_extension, escalation_sweep, launch_directive, produce_report, record_update,
+                           review_result)
 from models.settings import Settings
 
 # What coordinators read in the Deployments list; `prefect deployment run "<flow>/<name>"` takes them too.
@@ -23,13 +24,14 @@ NAMES = {
     "launch-directive": "Khởi tạo văn bản",
     "record-update": "Ghi nhận báo cáo",
     "decide-extension": "Quyết định gia hạn",
+    "review-result": "Xem xét kết quả",
     "produce-report": "Lập báo cáo",
     "escalation-sweep": "Quét theo lịch",
 }
 
 
 def build(settings: Settings) -> list[RunnerDeployment]:
-    """Launch, record, decide an extension, report, and the sweep on its clock."""
+    """Launch, record, decide an extension, review a result, report, and the sweep on its clock."""
     common = {"tags": ["dondoc"], "entrypoint_type": EntrypointType.MODULE_PATH}
     return [
         launch_directive.to_deployment(name=NAMES["launch-directive"], **common,
@@ -37,6 +39,8 @@ def build(settings: Settings) -> list[RunnerDeployment]:
         record_update.to_deployment(name=NAMES["record-update"], description="Ghi nhận báo cáo của cơ quan.", **common),
         decide_extension.to_deployment(name=NAMES["decide-extension"], description="Đồng ý hoặc không đồng ý gia hạn.",
                                        **common),
+        review_result.to_deployment(name=NAMES["review-result"],
+                                    description="Xác nhận hoặc trả lại kết quả cơ quan đã báo cáo.", **common),
         produce_report.to_deployment(name=NAMES["produce-report"], description="Lập báo cáo gửi Cục Viễn thông.", **common),
         escalation_sweep.to_deployment(
             name=NAMES["escalation-sweep"],

@@ -1,4 +1,4 @@
-"""Coordinator actions on one assignment: record an update, decide an extension."""
+"""Coordinator actions on one assignment: record an update, decide an extension, review a reported result."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from prefect import flow
 
 from flows.runtime import directive_tags, label_current_run, resolve_now
 from tasks.artifacts import publish_status
-from tasks.directives import decide_extension_task, record_update_task
+from tasks.directives import decide_extension_task, record_update_task, review_result_task
 
 
 @flow(name="record-update", flow_run_name="record · {slug}/{key} → {status}")
@@ -67,5 +67,33 @@ def decide_extension(
     now = resolve_now(now)
     label_current_run(directive_tags(slug))
     result = decide_extension_task(slug=slug, key=key, approve=approve, reason=reason, until=until, now=now, actor=actor)
+    publish_status(slug, now)
+    return result
+
+
+@flow(name="review-result", flow_run_name="review · {slug}/{key}")
+def review_result(
+    slug: str,
+    key: str,
+    accept: bool,
+    reason: str | None = None,
+    until: date | None = None,
+    actor: str = "coordinator",
+    now: datetime | None = None,
+) -> dict:
+    """Xem xét kết quả cơ quan báo cáo: xác nhận hoàn thành, hoặc trả lại, yêu cầu bổ sung (nêu lý do, có thể dời hạn).
+
+    Args:
+        slug: Slug của văn bản, ví dụ 7-kh-ubnd.
+        key: Khóa nhiệm vụ đang chờ xác nhận.
+        accept: Xác nhận hoàn thành (true) hay trả lại (false).
+        reason: Khi trả lại: lý do, yêu cầu bổ sung (bắt buộc). Khi xác nhận: ghi chú (không bắt buộc).
+        until: Khi trả lại: hạn mới; bỏ trống thì giữ hạn cũ.
+        actor: Người xem xét.
+        now: Thời điểm coi là hiện tại; bỏ trống là giờ thực.
+    """
+    now = resolve_now(now)
+    label_current_run(directive_tags(slug))
+    result = review_result_task(slug=slug, key=key, accept=accept, reason=reason, until=until, now=now, actor=actor)
     publish_status(slug, now)
     return result

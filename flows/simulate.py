@@ -18,7 +18,8 @@ from models.lifecycle.queries import get_directive
 from models.lifecycle.responses import Response
 from models.settings import get_settings
 from models.calendar.timerules import TimeRules
-from tasks.directives import decide_extension_task, record_update_task, request_extension_task, store_directive
+from tasks.directives import (decide_extension_task, record_update_task, request_extension_task, review_result_task,
+                              store_directive)
 
 
 @flow(name="simulate-campaign", flow_run_name="simulate · {label}")
@@ -87,13 +88,20 @@ def _apply(response: Response, slug: str, now: datetime) -> dict:
             result = decide_extension_task(slug=slug, key=response.assignment, approve=True,
                                            reason=f"Đồng ý đề nghị: {response.reason}", now=now, actor="coordinator")
             outcome.update(action="extend", due=result["due"])
+        elif response.review is not None:
+            result = review_result_task(slug=slug, key=response.assignment, accept=response.review == "accept",
+                                        reason=response.reason, until=response.until, now=now, actor="coordinator")
+            outcome.update(action=f"review-{response.review}", closed=result["closed"])
         else:
+            # A row with `by:` is the agency's own report (reviewed when the directive says so); without, the
+            # coordinator's, accepted at once.
             result = record_update_task(slug=slug, key=response.assignment, status=response.status, now=now,
                                         actor=actor, evidence=response.evidence, evidence_on=response.evidence_on,
-                                        note=response.note)
+                                        note=response.note, by_agency=response.by is not None)
             outcome.update(action=response.status, closed=result["closed"])
     except InputError as exc:
-        outcome.update(action=response.status or "extend", skipped=str(exc))
+        outcome.update(action=response.status or ("extend" if response.extend else f"review-{response.review}"),
+                       skipped=str(exc))
     return outcome
 
 

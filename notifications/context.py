@@ -125,6 +125,12 @@ class BatchContext:
             request = self.session.get(ExtensionRequest, row.payload["request"])
             context["extension"] = {"agency": self.name(request.agency_code), "until": request.until,
                                     "reason": request.reason}
+        if row.template in ("accepted", "returned", "review-request"):
+            context["review"] = {**row.payload, "reported_date": _date(row.payload.get("reported_on")),
+                                 "previous_date": _date(row.payload.get("previous_due")),
+                                 "reported_on": assignment.reported_on if assignment else None,
+                                 "evidence": assignment.evidence if assignment else None,
+                                 "evidence_on": assignment.evidence_on if assignment else None}
         if row.template == "extension-decision":
             context["decision"] = {**row.payload, "previous_date": _date(row.payload.get("previous"))}
         if row.template == "digest":

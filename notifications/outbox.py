@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 from models.lifecycle.ladder import LEAD_CHAIN, Supersession, ladder_of, next_occurrence, resume_from, superseded
 from models.lifecycle.planning import add_row
 from models.lifecycle.retry import next_attempt
-from models.lifecycle.status import OPEN
+from models.lifecycle.status import CLOSED, REPORTED, rung_applies
 from models.store.tables import Assignment, Directive, Notification
 from models.calendar.timerules import TimeRules
 from notifications.wording import RUNG_LABELS, dmy
@@ -54,15 +54,19 @@ def tidy(session: Session, *, now: datetime) -> int:
     follows what is due, not how much is planned.
     """
     closed = sa_select(Directive.id).where(Directive.status != "active")
-    finished = sa_select(Assignment.id).where(Assignment.status.not_in(OPEN))
+    finished = sa_select(Assignment.id).where(Assignment.status.in_(CLOSED))
+    reported = sa_select(Assignment.id).where(Assignment.status == REPORTED)
     result = session.exec(
         update(Notification)
         .where(
             Notification.state == "pending",
             Notification.due_at <= now,
             or_(
-                and_(Notification.directive_id.in_(closed), Notification.rung != "closed"),
-                Notification.assignment_id.in_(finished),
+                # What tells of the end itself still goes: the closing notice, a result's acceptance.
+                and_(Notification.directive_id.in_(closed), Notification.rung.not_in(("closed", "accepted"))),
+                and_(Notification.assignment_id.in_(finished), Notification.rung != "accepted"),
+                # A result waiting for review: only the request to the coordinator still applies.
+                and_(Notification.assignment_id.in_(reported), Notification.rung != "review-request"),
             ),
         )
         .values(state="cancelled", last_error="không gửi: văn bản hoặc nhiệm vụ đã kết thúc")
@@ -124,7 +128,7 @@ def plan_next(session: Session, row: Notification, *, now: datetime, rules: Time
     if row.repeat and row.assignment_id:
         directive = session.get(Directive, row.directive_id)
         assignment = session.get(Assignment, row.assignment_id)
-        if directive.status == "active" and assignment.status in OPEN:
+        if directive.status == "active" and rung_applies(row.rung, assignment.status):
             on, due_at = next_occurrence(resume_from(row.on, rules.today(now)), row.repeat, rules)
             add_row(session, directive=directive, assignment=assignment, rung=row.rung, template=row.template, on=on,
                     due_at=due_at, to=row.to_audience, cc=row.cc_audience, now=now, domain=domain, repeat=row.repeat)

@@ -78,6 +78,9 @@ RUNG_LABELS = {
     "closed": "Thông báo kết thúc",
     "extension-request": "Đề nghị gia hạn",
     "extension-decision": "Thông báo quyết định gia hạn",
+    "review-request": "Đề nghị xác nhận kết quả",
+    "accepted": "Thông báo xác nhận hoàn thành",
+    "returned": "Thông báo trả lại, yêu cầu bổ sung",
 }
 
 

@@ -18,6 +18,7 @@ from models.store.tables import Assignment, Directive
 from models.calendar.timerules import TimeRules
 from models.lifecycle.status import due_text
 from models.lifecycle.extensions import decide_extension, request_extension
+from models.lifecycle.review import review_result
 from models.lifecycle.updates import record_update
 
 
@@ -95,13 +96,27 @@ def brief_assignment(assignment_id: int) -> dict:
 
 @task(name="record-update")
 def record_update_task(*, slug: str, key: str, status: str, now: datetime, actor: str,
-                       evidence: str | None = None, evidence_on: date | None = None, note: str | None = None) -> dict:
+                       evidence: str | None = None, evidence_on: date | None = None, note: str | None = None,
+                       by_agency: bool = False) -> dict:
     """Record what an agency reported; the milestone's completion closes the directive."""
     with transaction() as session:
         result = record_update(session, slug=slug, key=key, status=status, now=now, rules=_rules(), actor=actor,
-                               evidence=evidence, evidence_on=evidence_on, note=note, mail_domain=_domain())
+                               evidence=evidence, evidence_on=evidence_on, note=note, mail_domain=_domain(),
+                               by_agency=by_agency)
     return {"slug": result.slug, "key": result.key, "status": result.status, "closed": result.closed,
-            "cancelled": result.cancelled, "open_dependencies": result.open_dependencies}
+            "cancelled": result.cancelled, "open_dependencies": result.open_dependencies, "started": result.started}
+
+
+@task(name="review-result")
+def review_result_task(*, slug: str, key: str, accept: bool, now: datetime, actor: str, reason: str | None = None,
+                       until: date | None = None) -> dict:
+    """Accept a reported result, or return it with the reason (and maybe a new due date)."""
+    with transaction() as session:
+        result = review_result(session, slug=slug, key=key, accept=accept, reason=reason, until=until, now=now,
+                               rules=_rules(), actor=actor, mail_domain=_domain())
+    return {"slug": result.slug, "key": result.key, "accepted": result.accepted, "status": result.status,
+            "due": result.due.isoformat() if result.due else None, "closed": result.closed,
+            "cancelled": result.cancelled, "started": result.started}
 
 
 @task(name="decide-extension")

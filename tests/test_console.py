@@ -24,7 +24,8 @@ def test_no_form_asks_who_acts_or_where_to_look():
     forms = {d.name: set(d._parameter_openapi_schema.properties) for d in build(get_settings())}
     assert forms["Ghi nhận báo cáo"] == {"slug", "key", "status", "evidence", "evidence_on", "note", "now"}
     assert forms["Khởi tạo văn bản"] == {"path", "yaml_text", "now"}
-    assert all(not fields & {"actor", "base_dir"} for fields in forms.values()) and len(forms) == 5
+    assert forms["Xem xét kết quả"] == {"slug", "key", "accept", "reason", "until", "now"}
+    assert all(not fields & {"actor", "base_dir"} for fields in forms.values()) and len(forms) == 6
 
 
 @pytest.fixture

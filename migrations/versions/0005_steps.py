@@ -1,4 +1,5 @@
-"""steps: an assignment may wait for others (after), and its due date may follow its start (due_in)
+"""steps and review: an assignment may wait for others (after), its due date may follow its start (due_in),
+and a reported completion may wait for the coordinator's review (reported_on)
 
 Revision ID: 9a1c5e2f7b30
 Revises: 6578633b793f
@@ -26,10 +27,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column('after', sa.JSON(), nullable=False, server_default='[]'))
         batch.add_column(sa.Column('due_in', sa.Integer(), nullable=True))
         batch.add_column(sa.Column("started_at", models.store.types.AwareDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column('reported_on', sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('assignment') as batch:
+        batch.drop_column('reported_on')
         batch.drop_column('started_at')
         batch.drop_column('due_in')
         batch.drop_column('after')

@@ -161,6 +161,8 @@ class DirectiveDef(_Strict):
     registry: Line
     report_to: list[Code] = Field(default_factory=list)
     milestone: Key | None = None
+    review: bool = False  # an agency's reported completion waits for the coordinator's acceptance
+    review_within: Annotated[int, Field(ge=1, le=60)] = 2  # working days before the coordinator is asked again
     signature: SignatureDef | None = None
     report: ReportDef | None = None
     ladder: list[RungDef] | None = None

@@ -61,6 +61,20 @@ def plan_assignment(
     return rows
 
 
+def plan_review_request(session: Session, *, directive: Directive, assignment: Assignment, now: datetime,
+                        rules: TimeRules, domain: str) -> Notification | None:
+    """Ask the coordinator to decide on a reported result, if they have not by the end of the M-th working day.
+
+    M is the directive's ``review_within`` (default 2): the request goes out at 08:00 on the working day
+    after that, and again every M working days until the decision cancels it.
+    """
+    within = int(directive.definition.get("review_within") or 2)
+    day = rules.calendar.add_working_days(rules.today(now), within + 1)
+    return add_row(session, directive=directive, assignment=assignment, rung="review-request", template="review-request",
+                   on=day, due_at=rules.at_send_hour(day), to=["coordinator"], cc=[], now=now, domain=domain,
+                   repeat=within)
+
+
 def cancel_pending(session: Session, *, now: datetime, reason: str, assignment_id: int | None = None,
                    directive_id: int | None = None, rungs: tuple[str, ...] | None = None) -> int:
     """Cancel rows not yet sent, for one assignment or a whole directive (only ``rungs``, if given)."""

@@ -81,6 +81,7 @@ class StatusRow:
     waiting_for: list[str] = field(default_factory=list)  # the steps a waiting one still waits for
     after: list[str] = field(default_factory=list)
     due_in: int | None = None
+    reported_on: date | None = None  # an agency's completion that waits for the coordinator's review
     # Who a message about this assignment did not reach (refused for good): agency, role, address, error, rung, on.
     unreachable: list[dict[str, Any]] = field(default_factory=list)
 
@@ -90,7 +91,7 @@ class StatusRow:
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
-        for name in ("due", "done_on", "evidence_on"):
+        for name in ("due", "done_on", "evidence_on", "reported_on"):
             data[name] = data[name].isoformat() if data[name] else None
         return data
 
@@ -130,6 +131,7 @@ def status_rows(session: Session, *, directive: Directive, now: datetime, rules:
                 waiting_for=waiting_for(a.after, statuses) if a.status == WAITING else [],
                 after=list(a.after),
                 due_in=a.due_in,
+                reported_on=a.reported_on,
                 unreachable=unreachable.get(a.id, []),
             )
         )

@@ -25,7 +25,8 @@ def _clock(value) -> time:
 
 
 class Response(BaseModel):
-    """One thing an agency does on one day: report a status, or ask for (and get) an extension."""
+    """One thing done on one day: a status (an agency's with ``by``, else the coordinator's), an extension asked
+    for and granted, or the coordinator's review of a reported result."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -37,15 +38,21 @@ class Response(BaseModel):
     evidence_on: IsoDate | None = None
     note: Text | None = None
     extend: IsoDate | None = None
+    review: Literal["accept", "return"] | None = None
+    until: IsoDate | None = None
     reason: Text | None = None
     by: Line | None = None
 
     @model_validator(mode="after")
     def _one_action(self) -> Response:
-        if (self.status is None) == (self.extend is None):
-            raise ValueError("mỗi dòng cần đúng một trong hai: status hoặc extend")
+        if sum(x is not None for x in (self.status, self.extend, self.review)) != 1:
+            raise ValueError("mỗi dòng cần đúng một trong ba: status, extend hoặc review")
         if self.extend is not None and not self.reason:
             raise ValueError("gia hạn (extend) cần có lý do (reason)")
+        if self.review == "return" and not self.reason:
+            raise ValueError("trả lại (review: return) cần có lý do (reason)")
+        if self.until is not None and self.review != "return":
+            raise ValueError("until chỉ dùng khi trả lại (review: return)")
         return self
 
     def moment(self, tz) -> datetime:

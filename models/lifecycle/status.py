@@ -1,11 +1,15 @@
 """The life of an assignment, and the views derived from its dates.
 
     waiting → assigned → acknowledged → in_progress → done
-    any open or waiting state → cancelled
+                                          ↘ reported → done (accepted)
+                                                     → in_progress (returned)
+    any unfinished state → cancelled
 
 A step with ``after`` waits ("Chờ") until each step it names is done or
 cancelled; it starts, as ``assigned``, in the transaction that finishes the
 last of them (models/lifecycle/steps.py). Nobody records on a waiting step.
+With review on, an agency's completion is ``reported`` ("Chờ xác nhận") until
+the coordinator accepts or returns it (models/lifecycle/review.py).
 
 ``overdue``, ``due soon`` and ``done late`` are never stored: they follow from
 the due date, the completion date and ``today``.
@@ -22,8 +26,9 @@ from models.calendar.workdays import WorkCalendar
 OPEN = ("assigned", "acknowledged", "in_progress")
 CLOSED = ("done", "cancelled")
 WAITING = "waiting"
-UNFINISHED = (WAITING, *OPEN)  # what closing a directive cancels
-STATUSES = (WAITING, *OPEN, *CLOSED)
+REPORTED = "reported"
+UNFINISHED = (WAITING, *OPEN, REPORTED)  # what closing a directive cancels
+STATUSES = (WAITING, *OPEN, REPORTED, *CLOSED)
 _RANK = {"assigned": 0, "acknowledged": 1, "in_progress": 2, "done": 3}
 
 LABELS = {
@@ -31,6 +36,7 @@ LABELS = {
     "assigned": "Đã giao",
     "acknowledged": "Đã tiếp nhận",
     "in_progress": "Đang thực hiện",
+    "reported": "Chờ xác nhận",
     "done": "Hoàn thành",
     "cancelled": "Đã hủy",
 }
@@ -48,6 +54,8 @@ def check_transition(current: str, new: str) -> None:
         raise IllegalTransition(f"trạng thái {new!r} không hợp lệ; dùng một trong: {', '.join(STATUSES)}")
     if current == WAITING and new != "cancelled":
         raise IllegalTransition("nhiệm vụ đang chờ các nhiệm vụ trước hoàn thành; chưa thể ghi nhận")
+    if current == REPORTED and new != "cancelled":
+        raise IllegalTransition("kết quả đã được báo cáo và đang chờ xác nhận (dondoc review); chưa thể ghi nhận thêm")
     if current in CLOSED:
         raise IllegalTransition(f"nhiệm vụ đã ở trạng thái «{LABELS[current]}», không thể chuyển sang «{LABELS[new]}»")
     if new == "cancelled" or _RANK[new] > _RANK[current] or new == current == "in_progress":
@@ -73,6 +81,7 @@ _COLOURS = {
     "not_started": "grey",
     "cancelled": "grey",
     "waiting": "grey",
+    "reported": "blue",
 }
 
 FLAG_LABELS = {
@@ -84,6 +93,7 @@ FLAG_LABELS = {
     "done_late": "Hoàn thành quá hạn",
     "cancelled": "Đã hủy",
     "waiting": "Chờ nhiệm vụ trước",
+    "reported": "Đã báo cáo, chờ xác nhận",
 }
 
 
@@ -93,6 +103,8 @@ def standing(*, status: str, due: date | None, done_on: date | None, today: date
         flag, days = "cancelled", None
     elif status == WAITING or due is None:
         flag, days = "waiting", None
+    elif status == REPORTED:
+        flag, days = "reported", None
     elif status == "done":
         flag, days = ("done_late" if done_on is not None and done_on > due else "done_on_time"), None
     else:
@@ -116,12 +128,13 @@ def tally(flags: list[str]) -> dict[str, int]:
         "overdue": flags.count("overdue"),
         "cancelled": flags.count("cancelled"),
         "waiting": flags.count("waiting"),
+        "reported": flags.count("reported"),
     }
 
 
 def shown_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
     """The counts a summary prints: cancelled and waiting steps only where there are some."""
-    return [(k, v) for k, v in counts.items() if k not in ("cancelled", "waiting") or v]
+    return [(k, v) for k, v in counts.items() if k not in ("cancelled", "waiting", "reported") or v]
 
 
 TALLY_LABELS = {
@@ -132,6 +145,7 @@ TALLY_LABELS = {
     "overdue": "Quá hạn",
     "cancelled": "Dừng theo dõi",
     "waiting": "Chờ nhiệm vụ trước",
+    "reported": "Đã báo cáo, chờ xác nhận",
 }
 
 
@@ -155,3 +169,12 @@ def due_text(due: date | None, due_in: int | None = None) -> str:
 def waiting_text(keys: list[str]) -> str:
     """What a waiting step waits for, as a table shows it."""
     return "chờ: " + ", ".join(keys) if keys else ""
+
+
+def rung_applies(rung: str, status: str) -> bool:
+    """Whether the next occurrence of a repeating rung is still wanted for an assignment in ``status``.
+
+    The review request repeats while a result waits for the coordinator; every other rung while the
+    assignment is open.
+    """
+    return status == REPORTED if rung == "review-request" else status in OPEN

@@ -9,9 +9,9 @@ from sqlmodel import Session, select
 
 from models.errors import InputError
 from models.lifecycle.ladder import DATED_RUNGS
-from models.lifecycle.planning import add_row, cancel_pending, plan_assignment
+from models.lifecycle.planning import add_row, cancel_pending, plan_assignment, plan_review_request
 from models.lifecycle.queries import get_assignment
-from models.lifecycle.status import CLOSED, LABELS, OPEN, UNFINISHED, check_transition
+from models.lifecycle.status import CLOSED, LABELS, OPEN, REPORTED, UNFINISHED, check_transition
 from models.lifecycle.steps import start_ready
 from models.store.tables import Assignment, Directive, Event
 from models.textcheck import check_text
@@ -48,8 +48,14 @@ def record_update(
     note: str | None = None,
     mail_domain: str = "localhost",
     attachment: dict | None = None,
+    by_agency: bool = False,
 ) -> Recorded:
-    """Move an assignment along its life cycle; the milestone's completion closes the directive."""
+    """Move an assignment along its life cycle; the milestone's completion closes the directive.
+
+    ``by_agency``: the agency itself reports (its reply page, a simulated agency). Where the directive has
+    review on, its completion is then ``reported`` and waits for the coordinator (models/lifecycle/review.py);
+    a completion the coordinator records is accepted at once.
+    """
     check_text(evidence, "number", name="evidence", label="số, ký hiệu văn bản báo cáo")
     check_text(note, "note", name="note", label="ghi chú")
     directive, assignment = get_assignment(session, slug=slug, key=key)
@@ -60,6 +66,8 @@ def record_update(
         raise InputError(f"ngày của văn bản báo cáo ({evidence_on:%d/%m/%Y}) không thể sau ngày ghi nhận ({today:%d/%m/%Y})")
     if evidence_on is not None and evidence_on < directive.issued_on:
         raise InputError(early_evidence(evidence_on, directive.number, directive.issued_on))
+    if status == "done" and by_agency and directive.definition.get("review"):
+        status = REPORTED
     previous = assignment.status
     assignment.status = status
     assignment.updated_at = now
@@ -68,38 +76,62 @@ def record_update(
         payload["note"] = note
     if attachment:
         payload["document"] = attachment
-    if status == "done":
-        assignment.done_on = today
+    if status in ("done", REPORTED):
         assignment.evidence = evidence
         assignment.evidence_on = evidence_on or (today if evidence else None)
-        payload.update(evidence=evidence, evidence_on=assignment.evidence_on.isoformat() if assignment.evidence_on else None,
-                       done_on=today.isoformat(), late=today > assignment.due)
+        payload.update(evidence=evidence, evidence_on=assignment.evidence_on.isoformat() if assignment.evidence_on else None)
+    if status == "done":
+        assignment.done_on = today
+        payload.update(done_on=today.isoformat(), late=today > assignment.due)
+    elif status == REPORTED:
+        assignment.reported_on = today
+        payload.update(reported_on=today.isoformat(), late=today > assignment.due)
     elif evidence:
         payload["evidence"] = evidence
     session.add(assignment)
     session.add(Event(at=now, actor=actor, kind="status", directive_id=directive.id, assignment_id=assignment.id, payload=payload))
 
     result = Recorded(slug=slug, key=key, status=status)
-    if status == "done":
-        cancel_pending(session, now=now, assignment_id=assignment.id, reason=f"nhiệm vụ {key} đã hoàn thành")
-        siblings = _assignments(session, directive)
-        if assignment.milestone:
-            by_key = {a.key: a for a in siblings}
-            result.open_dependencies = [d for d in assignment.depends_on if by_key[d].status in UNFINISHED]
-            result.cancelled = close_directive(
-                session, directive=directive, now=now, actor=actor, mail_domain=mail_domain,
-                reason=f"mốc hoàn thành «{assignment.key}» đã hoàn thành",
-            )
-            result.closed = True
-        elif directive.milestone is None and all(a.status in CLOSED for a in siblings):
-            close_directive(session, directive=directive, now=now, actor=actor, mail_domain=mail_domain,
-                            reason="mọi nhiệm vụ đã kết thúc")
-            result.closed = True
-    if status in CLOSED and not result.closed:
-        session.flush()
+    if status == REPORTED:
+        # The agency has done its part: its rungs stop, and the coordinator is asked to decide.
+        cancel_pending(session, now=now, assignment_id=assignment.id, rungs=DATED_RUNGS,
+                       reason=f"nhiệm vụ {key} đã báo cáo hoàn thành, chờ xác nhận")
+        plan_review_request(session, directive=directive, assignment=assignment, now=now, rules=rules,
+                            domain=mail_domain)
+    elif status == "done":
+        result = finish(session, directive=directive, assignment=assignment, now=now, rules=rules, actor=actor,
+                        mail_domain=mail_domain)
+    elif status in CLOSED:
+        cancel_pending(session, now=now, assignment_id=assignment.id, reason=f"nhiệm vụ {key} đã hủy")
         result.started = start_ready(session, directive=directive, now=now, rules=rules, actor=actor,
                                      mail_domain=mail_domain)
     session.flush()
+    return result
+
+
+def finish(session: Session, *, directive: Directive, assignment: Assignment, now: datetime, rules: TimeRules,
+           actor: str, mail_domain: str) -> Recorded:
+    """What a completion sets off: its rows cancelled, the milestone closing the directive, or the next steps."""
+    key = assignment.key
+    result = Recorded(slug=directive.slug, key=key, status=assignment.status)
+    cancel_pending(session, now=now, assignment_id=assignment.id, reason=f"nhiệm vụ {key} đã hoàn thành")
+    siblings = _assignments(session, directive)
+    if assignment.milestone:
+        by_key = {a.key: a for a in siblings}
+        result.open_dependencies = [d for d in assignment.depends_on if by_key[d].status in UNFINISHED]
+        result.cancelled = close_directive(
+            session, directive=directive, now=now, actor=actor, mail_domain=mail_domain,
+            reason=f"mốc hoàn thành «{assignment.key}» đã hoàn thành",
+        )
+        result.closed = True
+    elif directive.milestone is None and all(a.status in CLOSED for a in siblings):
+        close_directive(session, directive=directive, now=now, actor=actor, mail_domain=mail_domain,
+                        reason="mọi nhiệm vụ đã kết thúc")
+        result.closed = True
+    if not result.closed:
+        session.flush()
+        result.started = start_ready(session, directive=directive, now=now, rules=rules, actor=actor,
+                                     mail_domain=mail_domain)
     return result
 
 

@@ -86,6 +86,7 @@ class Assignment(_Table, table=True):
     after: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     due_in: int | None = None  # working days from the day it starts
     started_at: datetime | None = _instant(default=None)  # None: at launch
+    reported_on: date | None = None  # the day an agency reported completion, when review is on
     done_on: date | None = None
     evidence: str | None = None
     evidence_on: date | None = None
