@@ -212,3 +212,58 @@ def test_dondoc_review_from_the_command_line(engine, prefect_server, monkeypatch
     assert returned.exit_code == 0, returned.output
     assert "Đã trả lại" in returned.stderr and "2021-03-31" in returned.stderr
     assert row(engine, "procedures")["status"] == "in_progress"
+
+
+def test_the_reply_page_shows_the_wait_and_a_returns_reason(engine, monkeypatch, tmp_path):
+    import html as htmlmod
+    import re
+    from urllib.parse import parse_qsl, urlsplit
+
+    from fastapi.testclient import TestClient
+
+    from dondoc.web import create_app
+    from models.settings import get_settings
+    from notifications.links import ReplyLinks
+
+    monkeypatch.setenv("DONDOC_DATABASE_URL", str(engine.url))
+    monkeypatch.setenv("DONDOC_SECRET_KEY", "test-secret-not-for-production")
+    monkeypatch.setenv("DONDOC_STATE_DIR", str(tmp_path / "state"))
+    now = at("2021-03-03")
+    client = TestClient(create_app(clock=lambda: now), follow_redirects=False)
+    with session_scope(engine) as session:
+        procedures = session.exec(select(Assignment).where(Assignment.key == "procedures")).one()
+    token, _ = ReplyLinks.from_settings(get_settings()).token(assignment_id=procedures.id, agency="sxd", slug=SLUG,
+                                                               key="procedures", now=at("2021-03-01", 9))
+    url = f"/phan-hoi/{SLUG}/procedures?t={token}"
+    action = htmlmod.unescape(re.search(r'<form method="post" action="([^"]+)"', client.get(url).text).group(1))
+    tokens = dict(parse_qsl(urlsplit(action).query))
+    done = client.post(f"/phan-hoi/{SLUG}/procedures/hoan-thanh", params=tokens,
+                       data={"number": "15/SXD-QLXD", "document_date": "2021-03-02"})
+    assert done.status_code == 303
+    page = client.get(url).text
+    assert "Chờ xác nhận" in page and 'action="' not in page  # reported: nothing more to do on the page
+    assert row(engine, "procedures")["status"] == "reported"  # the agency's report waits for the coordinator
+    review(engine, "procedures", "2021-03-04", accept=False, reason="Thiếu danh mục <b>thủ tục</b>")
+    page = client.get(url).text
+    assert 'id="returned"' in page and "Thiếu danh mục &lt;b&gt;thủ tục&lt;/b&gt;" in page
+    assert "Đang thực hiện" in page and 'action="' in page  # back in progress: the agency may report again
+
+
+def test_simulated_review_rows_are_checked_with_their_line(tmp_path):
+    from models.errors import DefinitionError
+    from models.lifecycle.responses import load_responses
+
+    script = tmp_path / "r.yaml"
+    script.write_text(
+        "- {on: 2021-03-03, assignment: procedures, status: done, by: sxd}\n"
+        "- {on: 2021-03-04, assignment: procedures, review: return, reason: Thiếu, until: 2021-03-31}\n"
+        "- {on: 2021-03-05, assignment: procedures, review: return}\n"
+        "- {on: 2021-03-05, assignment: procedures, review: accept, until: 2021-03-31}\n"
+        "- {on: 2021-03-05, assignment: procedures, review: accept, status: done}\n", encoding="utf-8")
+    with pytest.raises(DefinitionError) as info:
+        load_responses(script, keys={"procedures"}, start=date(2021, 3, 1), until=date(2021, 4, 30))
+    assert [p.line for p in info.value.problems] == [3, 4, 5]
+    script.write_text("\n".join(script.read_text(encoding="utf-8").splitlines()[:2]) + "\n", encoding="utf-8")
+    rows = load_responses(script, keys={"procedures"}, start=date(2021, 3, 1), until=date(2021, 4, 30))
+    assert [(r.status, r.by, r.review, r.until) for r in rows] == [("done", "sxd", None, None),
+                                                                   (None, None, "return", date(2021, 3, 31))]
