@@ -88,7 +88,8 @@ def status_table(directive: Directive, rows: list[StatusRow], today_label: str) 
         key = row.key + (" ★" if row.milestone else "")
         unreachable = {u["agency"] for u in row.unreachable if u["role"] == "lead"}
         leads = Text(", ").join(
-            Text.assemble(plain(code), (" (không nhận được thư)", "bold red")) if code in unreachable else plain(code)
+            Text.assemble(plain(code), *([(" (không nhận được thư)", "bold red")] if code in unreachable else []),
+                          *([(" (chưa xác nhận tiếp nhận)", "dark_orange")] if code in row.unacknowledged else []))
             for code in row.leads)
         table.add_row(
             plain(key),

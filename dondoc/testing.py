@@ -25,6 +25,9 @@ def write_directives(folder: Path, count: int, assignments: int, *, issued: date
         lines = [
             f"number: {i + 1}/{prefix}-STTTT", f"issued_on: {issued}", "issuer: stttt",
             f"subject: Văn bản thử nghiệm số {i + 1}", "place: Long An", "registry: agencies/long-an.yaml",
+            # No acknowledgement reminders: these files measure and test the outbox's machinery, whose
+            # counts would otherwise depend on a rule (issue 12, §3) tested on its own.
+            "ack_within: 0",
             "assignments:",
         ]
         for j in range(assignments):

@@ -88,7 +88,8 @@ class BatchContext:
         scope = Scope(
             issuer=directive.issuer,
             provincial_office=self.offices.get(directive.registry_name),
-            leads=tuple(roles["lead"]),
+            # An acknowledgement reminder is one lead's own letter (with a copy to the coordinator).
+            leads=(row.payload["lead"],) if row.rung == "unacknowledged" and row.payload.get("lead") else tuple(roles["lead"]),
             supporting=tuple(roles["supporting"]),
             participants=self.participants(directive) if "participants" in row.to_audience + row.cc_audience else (),
         )
@@ -125,6 +126,8 @@ class BatchContext:
             request = self.session.get(ExtensionRequest, row.payload["request"])
             context["extension"] = {"agency": self.name(request.agency_code), "until": request.until,
                                     "reason": request.reason}
+        if row.template == "unacknowledged":
+            context["notice_on"] = _date(row.payload.get("notice_on"))
         if row.template in ("accepted", "returned", "review-request"):
             context["review"] = {**row.payload, "reported_date": _date(row.payload.get("reported_on")),
                                  "previous_date": _date(row.payload.get("previous_due")),

@@ -11,6 +11,7 @@ from notifications.templating import environment
 
 RUNG_STYLE = {  # colour, the letter drawn in the mark, and the legend (short: 150 px each)
     "notice": ("#607d8b", "G", "giao nhiệm vụ"),
+    "unacknowledged": ("#00897b", "T", "chưa tiếp nhận"),
     "reminder": ("#1e88e5", "N", "nhắc hạn"),
     "due-soon": ("#fb8c00", "S", "sắp đến hạn"),
     "overdue": ("#e53935", "Q", "quá hạn"),

@@ -79,6 +79,7 @@ RUNG_LABELS = {
     "extension-request": "Đề nghị gia hạn",
     "extension-decision": "Thông báo quyết định gia hạn",
     "review-request": "Đề nghị xác nhận kết quả",
+    "unacknowledged": "Đề nghị xác nhận tiếp nhận",
     "accepted": "Thông báo xác nhận hoàn thành",
     "returned": "Thông báo trả lại, yêu cầu bổ sung",
 }

@@ -163,6 +163,7 @@ class DirectiveDef(_Strict):
     milestone: Key | None = None
     review: bool = False  # an agency's reported completion waits for the coordinator's acceptance
     review_within: Annotated[int, Field(ge=1, le=60)] = 2  # working days before the coordinator is asked again
+    ack_within: Annotated[int, Field(ge=0, le=30)] = 1  # working days a lead has to take any action; 0: off
     signature: SignatureDef | None = None
     report: ReportDef | None = None
     ladder: list[RungDef] | None = None

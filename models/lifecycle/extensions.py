@@ -38,7 +38,7 @@ class PendingRequest:
 def request_extension(session: Session, *, slug: str, key: str, agency: str | None, until: date, reason: str,
                       now: datetime, rules: TimeRules, mail_domain: str = "localhost") -> ExtensionRequest:
     """Record a lead agency's request (the first lead when ``agency`` is None) and notify the coordinator."""
-    from models.lifecycle.planning import add_row
+    from models.lifecycle.planning import acted, add_row
 
     check_text(reason, "note", name="reason", label="lý do đề nghị gia hạn")
     directive, assignment = get_assignment(session, slug=slug, key=key)
@@ -67,6 +67,7 @@ def request_extension(session: Session, *, slug: str, key: str, agency: str | No
         if ONE_PENDING_INDEX in str(exc.orig) or "extension_request.assignment_id" in str(exc.orig):
             raise InputError(ALREADY_PENDING) from None
         raise
+    acted(session, assignment_id=assignment.id, actor=agency, leads=leads, now=now)
     session.add(Event(at=now, actor=agency, kind="extension_requested", directive_id=directive.id,
                       assignment_id=assignment.id,
                       payload={"until": until.isoformat(), "reason": request.reason, "request": request.id}))

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlmodel import Session, select, update
 
 from models.lifecycle.ladder import PlannedRung, ladder_of, message_id_for, notification_key, plan
-from models.store.tables import Assignment, Directive, Notification
+from models.store.tables import Assignment, AssignmentAgency, Directive, Notification
 from models.calendar.timerules import TimeRules
 
 LIVE = ("pending", "sending")
@@ -58,7 +58,59 @@ def plan_assignment(
                       fresh=fresh)
         if row is not None:
             rows.append(row)
+    if include_launch:  # with the notice: whether each lead takes it up in time
+        rows += plan_unacknowledged(session, directive=directive, assignment=assignment, now=now, rules=rules,
+                                    domain=domain, fresh=fresh)
     return rows
+
+
+def plan_unacknowledged(session: Session, *, directive: Directive, assignment: Assignment, now: datetime,
+                        rules: TimeRules, domain: str, fresh: bool = False,
+                        leads: list[str] | None = None) -> list[Notification]:
+    """One ``unacknowledged`` message per lead, for a lead that takes no action in time after its notice.
+
+    Decree 30/2020/NĐ-CP, Art. 21: a document is registered the day it arrives, at the latest the next
+    working day. A lead that has neither acknowledged, reported, asked for more time nor declined by the
+    end of the ``ack_within``-th working day after the notice (directive-level, default 1; 0: off) is asked
+    at 08:00 the next working day, with a copy to the coordinator; once. Not when the due date comes first:
+    the ladder speaks then. Its action cancels its row (``acted``).
+    """
+    within = int(directive.definition.get("ack_within", 1))
+    if within <= 0 or assignment.due is None:
+        return []
+    today = rules.today(now)
+    deadline = rules.calendar.add_working_days(today, within)
+    if assignment.due <= deadline:
+        return []
+    day = rules.calendar.next_working_day(deadline)
+    if leads is None:
+        leads = list(session.exec(select(AssignmentAgency.agency_code).where(
+            AssignmentAgency.assignment_id == assignment.id, AssignmentAgency.role == "lead")
+            .order_by(AssignmentAgency.position)).all())
+    rows = []
+    for code in leads:
+        row = add_row(session, directive=directive, assignment=assignment, rung="unacknowledged",
+                      template="unacknowledged", on=day, due_at=rules.at_send_hour(day), to=["leads"],
+                      cc=["coordinator"], now=now, domain=domain, tag=code, fresh=fresh,
+                      payload={"lead": code, "notice_on": today.isoformat()})
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def acted(session: Session, *, assignment_id: int, actor: str, leads: list[str], now: datetime) -> int:
+    """A lead took an action: its ``unacknowledged`` message is not needed. The coordinator acting on the
+    assignment (an actor that is not one of its leads) speaks for every lead."""
+    rows = session.exec(select(Notification).where(
+        Notification.assignment_id == assignment_id, Notification.rung == "unacknowledged",
+        Notification.state == "pending")).all()
+    count = 0
+    for row in rows:
+        if actor not in leads or row.payload.get("lead") == actor:
+            row.state, row.last_error = "cancelled", f"{actor} đã có phản hồi"
+            session.add(row)
+            count += 1
+    return count
 
 
 def plan_review_request(session: Session, *, directive: Directive, assignment: Assignment, now: datetime,

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from models.lifecycle.deliveries import failures
 from models.errors import NotFound
-from models.lifecycle.status import LABELS, WAITING, standing, waiting_for
+from models.lifecycle.status import LABELS, OPEN, WAITING, standing, waiting_for
 from models.store.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Notification
 from models.calendar.timerules import TimeRules
 
@@ -82,6 +82,7 @@ class StatusRow:
     after: list[str] = field(default_factory=list)
     due_in: int | None = None
     reported_on: date | None = None  # an agency's completion that waits for the coordinator's review
+    unacknowledged: list[str] = field(default_factory=list)  # leads that took no action within ack_within
     # Who a message about this assignment did not reach (refused for good): agency, role, address, error, rung, on.
     unreachable: list[dict[str, Any]] = field(default_factory=list)
 
@@ -108,6 +109,7 @@ def status_rows(session: Session, *, directive: Directive, now: datetime, rules:
     roles = agencies_of(session, [a.id for a in assignments])
     unreachable = unreachable_of(session, directive, roles)
     statuses = {a.key: a.status for a in assignments}
+    silent = unacknowledged_leads(session, directive, assignments, roles, today=today, rules=rules)
     rows = []
     for a in assignments:
         s = standing(status=a.status, due=a.due, done_on=a.done_on, today=today, calendar=rules.calendar)
@@ -132,10 +134,42 @@ def status_rows(session: Session, *, directive: Directive, now: datetime, rules:
                 after=list(a.after),
                 due_in=a.due_in,
                 reported_on=a.reported_on,
+                unacknowledged=silent.get(a.id, []),
                 unreachable=unreachable.get(a.id, []),
             )
         )
     return rows
+
+
+# What counts as a lead's action on its assignment (Decree 30/2020/NĐ-CP, Art. 21: it took the document up).
+LEAD_ACTIONS = ("status", "extension_requested", "declined")
+
+
+def unacknowledged_leads(session: Session, directive: Directive, assignments: list[Assignment],
+                         roles: dict[int, dict[str, list[str]]], *, today: date, rules: TimeRules) -> dict[int, list[str]]:
+    """Per open assignment, the leads that took no action by the end of the ``ack_within``-th working day after
+    it started. An action the coordinator records (an actor that is not one of the leads) speaks for them all."""
+    within = int(directive.definition.get("ack_within", 1))
+    if within <= 0:
+        return {}
+    acted: dict[int, set[str]] = defaultdict(set)
+    for assignment_id, actor in session.exec(select(Event.assignment_id, Event.actor).where(
+            Event.directive_id == directive.id, Event.kind.in_(LEAD_ACTIONS))).all():
+        acted[assignment_id].add(actor)
+    silent = {}
+    for a in assignments:
+        if a.status not in OPEN:
+            continue
+        started = rules.today(a.started_at or directive.launched_at)
+        if today <= rules.calendar.add_working_days(started, within):
+            continue
+        leads = roles[a.id]["lead"]
+        if any(actor not in leads for actor in acted[a.id]):
+            continue
+        missing = [code for code in leads if code not in acted[a.id]]
+        if missing:
+            silent[a.id] = missing
+    return silent
 
 
 def unreachable_of(session: Session, directive: Directive,

@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 
 from models.errors import InputError
 from models.lifecycle.ladder import DATED_RUNGS
-from models.lifecycle.planning import add_row, cancel_pending, plan_assignment, plan_review_request
-from models.lifecycle.queries import get_assignment
+from models.lifecycle.planning import acted, add_row, cancel_pending, plan_assignment, plan_review_request
+from models.lifecycle.queries import agencies_of, get_assignment
 from models.lifecycle.status import CLOSED, LABELS, OPEN, REPORTED, UNFINISHED, check_transition
 from models.lifecycle.steps import start_ready
 from models.store.tables import Assignment, Directive, Event
@@ -90,6 +90,8 @@ def record_update(
         payload["evidence"] = evidence
     session.add(assignment)
     session.add(Event(at=now, actor=actor, kind="status", directive_id=directive.id, assignment_id=assignment.id, payload=payload))
+    acted(session, assignment_id=assignment.id, actor=actor, now=now,
+          leads=agencies_of(session, [assignment.id])[assignment.id]["lead"])
 
     result = Recorded(slug=slug, key=key, status=status)
     if status == REPORTED:
