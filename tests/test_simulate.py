@@ -50,6 +50,8 @@ def test_an_assignment_that_never_finishes_climbs_the_ladder_until_the_plan_is_i
     sent = ladder(messages)["industrial-park-access"]
     assert sent == {  # two lead agencies (sct, bqlkkt): a message each, and a copy when the rung has one
         "notice": [date(2020, 11, 30)] * 3,  # + the supporting agency
+        # neither answers by the end of Tuesday 01/12: each is asked on Wednesday, with a copy to the coordinator
+        "unacknowledged": [date(2020, 12, 2)] * 4,
         "reminder": [date(2020, 12, 24)] * 2,
         "due-soon": [date(2020, 12, 30)] * 2,
         "overdue": [date(2021, 1, 4)] * 3,  # + their heads
@@ -65,6 +67,8 @@ def test_on_time_late_and_extended_assignments(demo_campaign):
     _, messages = demo_campaign
     sent = ladder(messages)
     assert set(sent["permit-review"]) == {"notice", "reminder"}  # done on 28/12, before the due-soon rung of 30/12
+    # (and acknowledged on 01/12, in time; Sở TN&MT acknowledged on 02/12 at 10:00, after the 08:00 request)
+    assert sent["land-use-conversion"]["unacknowledged"] == [date(2020, 12, 2)] * 2
     assert "overdue" in sent["land-use-conversion"] and "report-up" in sent["land-use-conversion"]
     assert sent["network-transition"]["reminder"] == [date(2021, 1, 8)]  # re-planned for the new due date 15/01
     assert sent["network-transition"]["extension-request"] == [date(2020, 12, 22)]
@@ -78,7 +82,7 @@ def test_every_message_carries_the_headers(demo_campaign):
     for m in messages:
         assert str(m["X-Dondoc-Directive"]) == "2550-stttt-bctt"
         assert str(m["X-Dondoc-Rung"]) in {"notice", "reminder", "due-soon", "overdue", "escalation", "report-up", "digest",
-                                           "closed", "extension-request", "extension-decision"}
+                                           "closed", "extension-request", "extension-decision", "unacknowledged"}
         assert ("X-Dondoc-Assignment" in m) == (str(m["X-Dondoc-Rung"]) not in {"digest", "closed"})
         assert m["Date"].datetime.year in (2020, 2021)
         assert "2550/STTTT-BCTT" in str(m["Subject"])
@@ -98,7 +102,8 @@ def test_no_recipient_of_a_whole_campaign_ever_gets_a_link_that_is_not_its_own_a
     assert {("industrial-park-access", "notice", "sct"), ("industrial-park-access", "notice", "bqlkkt"),
             ("industrial-park-access", "overdue", "bqlkkt"), ("network-transition", "extension-decision", "stttt"),
             ("land-use-conversion", "due-soon", "stnmt"), ("annual-plan", "reminder", "stttt")} <= linked
-    assert {rung for _, rung, _ in linked} == {"notice", "reminder", "due-soon", "overdue", "extension-decision"}
+    assert {rung for _, rung, _ in linked} == {"notice", "unacknowledged", "reminder", "due-soon", "overdue",
+                                               "extension-decision"}
     unlinked = {address for m in messages if not links_in(m) for address in recipients(m)}
     assert {"viettel@operators.example.com", "kcn-investors@longan.example.com", "giamdoc.sct@longan.example.com",
             "truongban.bqlkkt@longan.example.com", "vanphong.ubnd@longan.example.com"} <= unlinked
