@@ -164,6 +164,26 @@ def review(*, slug: str, key: str, accept: bool, reason: str | None, until: str 
     return _plain(review_result(slug=slug, key=key, accept=accept, reason=reason, until=new_due, actor=by, now=moment))
 
 
+def reassign(*, slug: str, key: str, reason: str, leads: list[str] | None, supporting: list[str] | None,
+             until: str | None, keep: bool, by: str, now: str | None, progress: Progress = None) -> dict:
+    from models.calendar.timerules import TimeRules
+    from models.lifecycle.refusal import reassign as reassign_rows
+    from models.settings import get_settings
+    from models.store.db import rehearsal
+
+    settings = get_settings()
+    moment = _now(now)
+    new_due = _date(until, "--until")
+    with rehearsal(settings) as session:
+        reassign_rows(session, slug=slug, key=key, reason=reason, leads=leads, supporting=supporting, until=new_due,
+                      keep=keep, now=moment, rules=TimeRules.from_settings(settings), actor=by)
+    _to_prefect()
+    from flows.record import reassign_assignment
+
+    return _plain(reassign_assignment(slug=slug, key=key, reason=reason, leads=leads, supporting=supporting,
+                                      until=new_due, keep=keep, actor=by, now=moment))
+
+
 def report(*, slug: str, format: str, output: str | None, now: str | None, progress: Progress = None) -> dict:
     from models.store.db import transaction
     from models.lifecycle.queries import get_directive
@@ -194,7 +214,7 @@ def prefect_api(*, progress: Progress = None) -> dict:
 
 ACTIONS: dict[str, Callable[..., dict]] = {
     "launch_one": launch_one, "launch_many": launch_many, "record": record, "extend": extend, "review": review,
-    "report": report,
+    "reassign": reassign, "report": report,
     "sweep": sweep, "prefect_api": prefect_api,
 }
 ANY_DATABASE = {"prefect_api"}  # actions that touch no database, asked for by commands on a database of their own

@@ -257,6 +257,49 @@ def review(
 
 
 @app.command()
+def reassign(
+    target: Annotated[str, typer.Argument(metavar="SLUG/KEY", help="Nhiệm vụ cần giao lại.")],
+    reason: Annotated[str, typer.Option("--reason", help="Lý do của quyết định.")],
+    leads: Annotated[str | None, typer.Option("--leads", help="Mã các đơn vị chủ trì mới, cách nhau bằng dấu phẩy, ví dụ sct,bqlkkt.")] = None,
+    supporting: Annotated[str | None, typer.Option("--supporting", help="Mã các đơn vị phối hợp; bỏ trống thì giữ nguyên.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Hạn mới (YYYY-MM-DD); bỏ trống thì giữ hạn cũ.")] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Không chấp nhận lời từ chối: giữ nguyên đơn vị chủ trì, lịch nhắc tiếp tục.")] = False,
+    by: Annotated[str, typer.Option("--by", help="Người quyết định, ghi vào nhật ký.")] = "coordinator",
+    now: NowOption = None,
+) -> None:
+    """Giao lại nhiệm vụ cho đơn vị chủ trì khác (--leads), hoặc giữ nguyên khi đơn vị từ chối (--keep).
+
+    Đơn vị mới nhận thư giao nhiệm vụ và lịch nhắc được lập lại; đường dẫn phản hồi của đơn vị cũ hết hiệu lực.
+    """
+    from dondoc.render import safe
+    from dondoc.timeargs import parse_date, parse_now, split_target
+    from models.settings import get_settings
+
+    if keep == bool(leads):
+        raise typer.BadParameter("cần đúng một trong hai: --leads hoặc --keep", param_hint="--leads/--keep")
+    if keep and (supporting or until):
+        raise typer.BadParameter("--keep không dùng cùng --supporting hay --until", param_hint="--keep")
+
+    def codes(text: str | None) -> list[str] | None:
+        return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+
+    settings = get_settings()
+    slug, key = split_target(target)
+    moment = parse_now(now, settings.tz)
+    new_due = parse_date(until, "--until")
+    from dondoc.actions import perform
+
+    result = perform("reassign", {"slug": slug, "key": key, "reason": reason, "leads": codes(leads),
+                                  "supporting": codes(supporting), "until": new_due.isoformat() if new_due else None,
+                                  "keep": keep, "by": by, "now": moment.isoformat()})
+    if result["kept"]:
+        err.print(f"Đã giữ nguyên giao {safe(slug)}/{safe(key)} cho {safe(', '.join(result['leads']))}; đã thông báo đơn vị.")
+    else:
+        err.print(f"Đã giao lại {safe(slug)}/{safe(key)} cho {safe(', '.join(result['leads']))}, hạn {result['due']}; "
+                  "đã gửi thư giao nhiệm vụ.")
+
+
+@app.command()
 def extensions(as_json: JsonOption = False) -> None:
     """Các đề nghị gia hạn đang chờ quyết định."""
     from models.store.db import transaction

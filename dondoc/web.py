@@ -56,6 +56,7 @@ from models.lifecycle.status import FLAG_LABELS, LABELS, OPEN, standing, due_tex
 from models.store.tables import Notification
 from models.textcheck import problem, shown
 from models.calendar.timerules import TimeRules, wall_clock
+from models.lifecycle.refusal import DECLINE_WORDS, decline
 from models.lifecycle.updates import early_evidence, record_update
 from notifications.context import describe_event
 from notifications.links import LinkRefused, LinkScope, ReplyLinks, secret_key
@@ -81,7 +82,8 @@ DOCUMENT_TYPES = {  # extension → the bytes such a file starts with
 ACTIONS = {"tiep-nhan": "Đã ghi nhận: đơn vị đã tiếp nhận nhiệm vụ.",
            "tien-do": "Đã ghi nhận báo cáo tiến độ.",
            "hoan-thanh": "Đã ghi nhận báo cáo hoàn thành. Trân trọng cảm ơn Quý đơn vị.",
-           "gia-han": "Đã gửi đề nghị gia hạn; cơ quan giao nhiệm vụ sẽ thông báo quyết định qua thư."}
+           "gia-han": "Đã gửi đề nghị gia hạn; cơ quan giao nhiệm vụ sẽ thông báo quyết định qua thư.",
+           "tu-choi": "Đã gửi lời từ chối; cơ quan giao nhiệm vụ sẽ thông báo quyết định qua thư."}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 BAD_REQUEST = ("Yêu cầu không hợp lệ",
                "Dữ liệu gửi lên không đúng biểu mẫu của trang phản hồi. Vui lòng mở lại đường dẫn trong thư và nhập lại.")
@@ -224,6 +226,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
                 open=assignment.status in OPEN and directive.status == "active",
                 can_acknowledge=assignment.status == "assigned",
                 returned=returned_view(session, assignment) if assignment.status in OPEN else None,
+                state=assignment.status, decline_words=DECLINE_WORDS,
                 pending={"until": f"{request_pending.until:%d/%m/%Y}", "reason": request_pending.reason} if request_pending else None,
                 history=[{"at": f"{at.astimezone(rules.tz):%d/%m/%Y %H:%M}", "actor": actor, "text": text}
                          for at, actor, text in sorted(history, key=lambda h: h[0])],
@@ -406,6 +409,27 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
                          fields={"until": ("until", "Ngày đề nghị gia hạn"), "reason": ("reason", "Lý do")},
                          validate=validate, apply=apply)
 
+    @app.post("/phan-hoi/{slug}/{key}/tu-choi", response_class=HTMLResponse)
+    async def decline_assignment(request: Request, slug: str, key: str, t: str = Query(""), csrf: str = Query("")) -> Response:
+        def validate(now, link, values):
+            errors = {}
+            reason = values["reason"]
+            echo = {"decline_reason": reason[: LIMITS["note"] * 2]}
+            if not reason.strip():
+                errors["decline_reason"] = "Vui lòng nêu lý do từ chối."
+            elif len(reason.strip()) > LIMITS["note"]:
+                errors["decline_reason"] = f"Lý do dài quá {LIMITS['note']} ký tự."
+            elif bad := problem(reason, "note"):
+                errors["decline_reason"] = f"Lý do {bad}."
+            return errors, {"reason": reason.strip()}, echo
+
+        def apply(session, scope, now, values, _attachment):
+            decline(session, slug=slug, key=key, agency=scope.agency, reason=values["reason"], now=now, rules=rules,
+                    mail_domain=mail_domain(settings.mail_from))
+
+        return await act(request, slug, key, t, csrf, "tu-choi", fields={"reason": ("decline_reason", "Lý do")},
+                         validate=validate, apply=apply)
+
     @app.get("/healthz", response_class=PlainTextResponse)
     def health() -> str:
         return "ok"
@@ -534,7 +558,7 @@ def _origin(url: str) -> str | None:
     return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
 
 
-_EMPTY_FORM = {"number": "", "document_date": "", "done_note": "", "progress_note": "", "until": "", "reason": ""}
+_EMPTY_FORM = {"number": "", "document_date": "", "done_note": "", "progress_note": "", "until": "", "reason": "", "decline_reason": ""}
 
 
 def _sentence(text: str) -> str:

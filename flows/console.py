@@ -134,6 +134,33 @@ def review_result(
                                    actor=COORDINATOR, now=form_now(now))
 
 
+@flow(name="reassign-assignment", flow_run_name="reassign · {slug}/{key}")
+def reassign_assignment(
+    slug: str,
+    key: str,
+    reason: str,
+    leads: list[str] | None = None,
+    supporting: list[str] | None = None,
+    until: date | None = None,
+    keep: bool = False,
+    now: datetime | None = None,
+) -> dict:
+    """Giao lại nhiệm vụ cho đơn vị chủ trì khác, hoặc giữ nguyên khi đơn vị từ chối (keep).
+
+    Args:
+        slug: Slug của văn bản.
+        key: Khóa nhiệm vụ.
+        reason: Lý do của quyết định.
+        leads: Mã các đơn vị chủ trì mới (khi giao lại), ví dụ ["sct"].
+        supporting: Mã các đơn vị phối hợp; bỏ trống thì giữ nguyên.
+        until: Hạn mới; bỏ trống thì giữ hạn cũ.
+        keep: Không chấp nhận lời từ chối, giữ nguyên đơn vị chủ trì.
+        now: Chỉ dùng khi diễn tập; để trống là giờ thực.
+    """
+    return record.reassign_assignment.fn(slug=slug, key=key, reason=reason, leads=leads, supporting=supporting,
+                                         until=until, keep=keep, actor=COORDINATOR, now=form_now(now))
+
+
 @flow(name="produce-report", flow_run_name="report · {slug}")
 def produce_report(
     slug: str,

@@ -15,8 +15,8 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval
 from prefect.types.entrypoint import EntrypointType
 
-from flows.console import (decide_extension, escalation_sweep, launch_directive, produce_report, record_update,
-                           review_result)
+from flows.console import (decide_extension, escalation_sweep, launch_directive, produce_report, reassign_assignment,
+                           record_update, review_result)
 from models.settings import Settings
 
 # What coordinators read in the Deployments list; `prefect deployment run "<flow>/<name>"` takes them too.
@@ -25,13 +25,14 @@ NAMES = {
     "record-update": "Ghi nhận báo cáo",
     "decide-extension": "Quyết định gia hạn",
     "review-result": "Xem xét kết quả",
+    "reassign-assignment": "Giao lại nhiệm vụ",
     "produce-report": "Lập báo cáo",
     "escalation-sweep": "Quét theo lịch",
 }
 
 
 def build(settings: Settings) -> list[RunnerDeployment]:
-    """Launch, record, decide an extension, review a result, report, and the sweep on its clock."""
+    """Launch, record, decide an extension, review a result, reassign, report, and the sweep on its clock."""
     common = {"tags": ["dondoc"], "entrypoint_type": EntrypointType.MODULE_PATH}
     return [
         launch_directive.to_deployment(name=NAMES["launch-directive"], **common,
@@ -41,6 +42,8 @@ def build(settings: Settings) -> list[RunnerDeployment]:
                                        **common),
         review_result.to_deployment(name=NAMES["review-result"],
                                     description="Xác nhận hoặc trả lại kết quả cơ quan đã báo cáo.", **common),
+        reassign_assignment.to_deployment(name=NAMES["reassign-assignment"],
+                                          description="Giao lại nhiệm vụ bị từ chối, hoặc giữ nguyên.", **common),
         produce_report.to_deployment(name=NAMES["produce-report"], description="Lập báo cáo gửi Cục Viễn thông.", **common),
         escalation_sweep.to_deployment(
             name=NAMES["escalation-sweep"],

@@ -9,7 +9,7 @@ from prefect import flow
 
 from flows.runtime import directive_tags, label_current_run, resolve_now
 from tasks.artifacts import publish_status
-from tasks.directives import decide_extension_task, record_update_task, review_result_task
+from tasks.directives import decide_extension_task, reassign_task, record_update_task, review_result_task
 
 
 @flow(name="record-update", flow_run_name="record · {slug}/{key} → {status}")
@@ -95,5 +95,38 @@ def review_result(
     now = resolve_now(now)
     label_current_run(directive_tags(slug))
     result = review_result_task(slug=slug, key=key, accept=accept, reason=reason, until=until, now=now, actor=actor)
+    publish_status(slug, now)
+    return result
+
+
+@flow(name="reassign-assignment", flow_run_name="reassign · {slug}/{key}")
+def reassign_assignment(
+    slug: str,
+    key: str,
+    reason: str,
+    leads: list[str] | None = None,
+    supporting: list[str] | None = None,
+    until: date | None = None,
+    keep: bool = False,
+    actor: str = "coordinator",
+    now: datetime | None = None,
+) -> dict:
+    """Giao lại nhiệm vụ cho đơn vị chủ trì khác (đơn vị mới nhận thư giao nhiệm vụ), hoặc giữ nguyên khi đơn vị từ chối.
+
+    Args:
+        slug: Slug của văn bản.
+        key: Khóa nhiệm vụ.
+        reason: Lý do của quyết định.
+        leads: Mã các đơn vị chủ trì mới (khi giao lại).
+        supporting: Mã các đơn vị phối hợp; bỏ trống thì giữ nguyên.
+        until: Hạn mới; bỏ trống thì giữ hạn cũ.
+        keep: Không chấp nhận lời từ chối, giữ nguyên đơn vị chủ trì.
+        actor: Người quyết định.
+        now: Thời điểm coi là hiện tại; bỏ trống là giờ thực.
+    """
+    now = resolve_now(now)
+    label_current_run(directive_tags(slug, leads or []))
+    result = reassign_task(slug=slug, key=key, reason=reason, leads=leads, supporting=supporting, until=until, keep=keep,
+                           now=now, actor=actor)
     publish_status(slug, now)
     return result

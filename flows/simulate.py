@@ -18,8 +18,8 @@ from models.lifecycle.queries import get_directive
 from models.lifecycle.responses import Response
 from models.settings import get_settings
 from models.calendar.timerules import TimeRules
-from tasks.directives import (decide_extension_task, record_update_task, request_extension_task, review_result_task,
-                              store_directive)
+from tasks.directives import (decide_extension_task, decline_task, reassign_task, record_update_task,
+                              request_extension_task, review_result_task, store_directive)
 
 
 @flow(name="simulate-campaign", flow_run_name="simulate · {label}")
@@ -88,6 +88,14 @@ def _apply(response: Response, slug: str, now: datetime) -> dict:
             result = decide_extension_task(slug=slug, key=response.assignment, approve=True,
                                            reason=f"Đồng ý đề nghị: {response.reason}", now=now, actor="coordinator")
             outcome.update(action="extend", due=result["due"])
+        elif response.decline is not None:
+            decline_task(slug=slug, key=response.assignment, agency=response.by, reason=response.decline, now=now)
+            outcome.update(action="decline")
+        elif response.reassign is not None or response.keep is not None:
+            result = reassign_task(slug=slug, key=response.assignment, reason=response.keep or response.reason or "",
+                                   leads=response.reassign, until=response.until, keep=response.keep is not None,
+                                   now=now, actor="coordinator")
+            outcome.update(action="keep" if result["kept"] else "reassign", leads=result["leads"])
         elif response.review is not None:
             result = review_result_task(slug=slug, key=response.assignment, accept=response.review == "accept",
                                         reason=response.reason, until=response.until, now=now, actor="coordinator")
@@ -100,9 +108,15 @@ def _apply(response: Response, slug: str, now: datetime) -> dict:
                                         note=response.note, by_agency=response.by is not None)
             outcome.update(action=response.status, closed=result["closed"])
     except InputError as exc:
-        outcome.update(action=response.status or ("extend" if response.extend else f"review-{response.review}"),
-                       skipped=str(exc))
+        outcome.update(action=response.status or _kind(response), skipped=str(exc))
     return outcome
+
+
+def _kind(response: Response) -> str:
+    for name in ("extend", "decline", "reassign", "keep"):
+        if getattr(response, name) is not None:
+            return name
+    return f"review-{response.review}"
 
 
 def _closed(slug: str) -> bool:

@@ -126,6 +126,9 @@ class BatchContext:
             request = self.session.get(ExtensionRequest, row.payload["request"])
             context["extension"] = {"agency": self.name(request.agency_code), "until": request.until,
                                     "reason": request.reason}
+        if row.template in ("declined", "decline-refused"):
+            refusing = row.payload.get("agency")
+            context["refusal"] = {**row.payload, "agency_name": self.name(refusing) if refusing else None}
         if row.template == "unacknowledged":
             context["notice_on"] = _date(row.payload.get("notice_on"))
         if row.template in ("accepted", "returned", "review-request"):
@@ -276,6 +279,16 @@ def describe_event(event: Event, key: str | None) -> str:
             due = _dmy_iso(p.get("due")) or f"{p.get('due_in')} ngày làm việc sau khi bắt đầu"
             return f"{subject}giao nhiệm vụ, bắt đầu sau khi xong: {', '.join(p['after'])}; thời hạn {due}"
         return f"{subject}giao nhiệm vụ, thời hạn {_dmy_iso(p.get('due'))}"
+    if event.kind == "declined":
+        return f"{subject}từ chối: không thuộc chức năng, nhiệm vụ ({p.get('reason', '')})"
+    if event.kind == "decline_refused":
+        return f"{subject}không chấp nhận lời từ chối; giữ nguyên giao nhiệm vụ ({p.get('reason', '')})"
+    if event.kind == "reassigned":
+        return f"{subject}giao lại cho {', '.join(p.get('leads', []))}, thời hạn {_dmy_iso(p.get('due'))} ({p.get('reason', '')})"
+    if event.kind == "returned":
+        return f"{subject}trả lại kết quả, yêu cầu bổ sung ({p.get('reason', '')})"
+    if event.kind == "reviewed":
+        return f"{subject}xác nhận hoàn thành"
     if event.kind == "started":
         return f"{subject}bắt đầu (các nhiệm vụ trước đã xong: {', '.join(p.get('after', []))}), thời hạn {_dmy_iso(p.get('due'))}"
     if event.kind == "launched":

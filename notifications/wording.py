@@ -80,6 +80,8 @@ RUNG_LABELS = {
     "extension-decision": "Thông báo quyết định gia hạn",
     "review-request": "Đề nghị xác nhận kết quả",
     "unacknowledged": "Đề nghị xác nhận tiếp nhận",
+    "declined": "Thông báo đơn vị từ chối nhiệm vụ",
+    "decline-refused": "Thông báo giữ nguyên giao nhiệm vụ",
     "accepted": "Thông báo xác nhận hoàn thành",
     "returned": "Thông báo trả lại, yêu cầu bổ sung",
 }

@@ -18,6 +18,7 @@ from models.store.tables import Assignment, Directive
 from models.calendar.timerules import TimeRules
 from models.lifecycle.status import due_text
 from models.lifecycle.extensions import decide_extension, request_extension
+from models.lifecycle.refusal import decline, reassign
 from models.lifecycle.review import review_result
 from models.lifecycle.updates import record_update
 
@@ -136,3 +137,22 @@ def request_extension_task(*, slug: str, key: str, agency: str, until: date, rea
                                     rules=_rules(), mail_domain=_domain())
         return {"request": request.id, "until": request.until.isoformat()}
 
+
+
+@task(name="reassign-assignment")
+def reassign_task(*, slug: str, key: str, reason: str, now: datetime, actor: str, leads: list[str] | None = None,
+                  supporting: list[str] | None = None, until: date | None = None, keep: bool = False) -> dict:
+    """Give a declined (or any open) assignment to other leads, or keep it with its leads."""
+    with transaction() as session:
+        result = reassign(session, slug=slug, key=key, reason=reason, now=now, rules=_rules(), actor=actor, leads=leads,
+                          supporting=supporting, until=until, keep=keep, mail_domain=_domain())
+    return {"slug": result.slug, "key": result.key, "leads": result.leads, "supporting": result.supporting,
+            "due": result.due.isoformat(), "kept": result.kept}
+
+
+@task(name="decline-assignment")
+def decline_task(*, slug: str, key: str, agency: str, reason: str, now: datetime) -> dict:
+    """A lead declines its assignment as not within its functions (as on its reply page)."""
+    with transaction() as session:
+        decline(session, slug=slug, key=key, agency=agency, reason=reason, now=now, rules=_rules(), mail_domain=_domain())
+    return {"slug": slug, "key": key, "declined_by": agency}

@@ -178,13 +178,13 @@ def console(prefect_ui, database, smtp, tmp_path):
                               env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 90
     names: set[str] = set()
-    while time.monotonic() < deadline and len(names) < 6:
+    while time.monotonic() < deadline and len(names) < 7:
         assert served.poll() is None, served.stderr.read()
         found = httpx.post(f"{prefect_ui['api']}/deployments/filter", json={}, timeout=10).json()
         names = {d["name"] for d in found}
         time.sleep(1)
-    assert {"Khởi tạo văn bản", "Ghi nhận báo cáo", "Quyết định gia hạn", "Xem xét kết quả", "Lập báo cáo",
-            "Quét theo lịch"} <= names
+    assert {"Khởi tạo văn bản", "Ghi nhận báo cáo", "Quyết định gia hạn", "Xem xét kết quả", "Giao lại nhiệm vụ",
+            "Lập báo cáo", "Quét theo lịch"} <= names
     yield prefect_ui
     served.send_signal(signal.SIGTERM)
     try:

@@ -25,7 +25,8 @@ def test_no_form_asks_who_acts_or_where_to_look():
     assert forms["Ghi nhận báo cáo"] == {"slug", "key", "status", "evidence", "evidence_on", "note", "now"}
     assert forms["Khởi tạo văn bản"] == {"path", "yaml_text", "now"}
     assert forms["Xem xét kết quả"] == {"slug", "key", "accept", "reason", "until", "now"}
-    assert all(not fields & {"actor", "base_dir"} for fields in forms.values()) and len(forms) == 6
+    assert forms["Giao lại nhiệm vụ"] == {"slug", "key", "reason", "leads", "supporting", "until", "keep", "now"}
+    assert all(not fields & {"actor", "base_dir"} for fields in forms.values()) and len(forms) == 7
 
 
 @pytest.fixture

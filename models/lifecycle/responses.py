@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
-from models.definition.definition import IsoDate, Key, Line, Text
+from models.definition.definition import Code, IsoDate, Key, Line, Text
 from models.errors import DefinitionError
 from models.definition.yamlsource import read_file, validation_problems
 
@@ -39,20 +39,27 @@ class Response(BaseModel):
     note: Text | None = None
     extend: IsoDate | None = None
     review: Literal["accept", "return"] | None = None
+    decline: Text | None = None  # the reason; with `by:` the declining lead
+    reassign: list[Code] | None = None  # the new leads
+    keep: Text | None = None  # the reason the coordinator keeps a declined assignment with its leads
     until: IsoDate | None = None
     reason: Text | None = None
     by: Line | None = None
 
     @model_validator(mode="after")
     def _one_action(self) -> Response:
-        if sum(x is not None for x in (self.status, self.extend, self.review)) != 1:
-            raise ValueError("mỗi dòng cần đúng một trong ba: status, extend hoặc review")
+        if sum(x is not None for x in (self.status, self.extend, self.review, self.decline, self.reassign, self.keep)) != 1:
+            raise ValueError("mỗi dòng cần đúng một trong: status, extend, review, decline, reassign, keep")
+        if self.decline is not None and not self.by:
+            raise ValueError("từ chối (decline) cần nêu đơn vị từ chối (by)")
+        if self.reassign is not None and not (self.reassign and self.reason):
+            raise ValueError("giao lại (reassign) cần danh sách đơn vị chủ trì mới và lý do (reason)")
         if self.extend is not None and not self.reason:
             raise ValueError("gia hạn (extend) cần có lý do (reason)")
         if self.review == "return" and not self.reason:
             raise ValueError("trả lại (review: return) cần có lý do (reason)")
-        if self.until is not None and self.review != "return":
-            raise ValueError("until chỉ dùng khi trả lại (review: return)")
+        if self.until is not None and self.review != "return" and self.reassign is None:
+            raise ValueError("until chỉ dùng khi trả lại (review: return) hoặc giao lại (reassign)")
         return self
 
     def moment(self, tz) -> datetime:

@@ -3,6 +3,7 @@
     waiting → assigned → acknowledged → in_progress → done
                                           ↘ reported → done (accepted)
                                                      → in_progress (returned)
+    any open state → declined (a lead: "not our function") → assigned (reassigned) or back (kept)
     any unfinished state → cancelled
 
 A step with ``after`` waits ("Chờ") until each step it names is done or
@@ -27,8 +28,9 @@ OPEN = ("assigned", "acknowledged", "in_progress")
 CLOSED = ("done", "cancelled")
 WAITING = "waiting"
 REPORTED = "reported"
-UNFINISHED = (WAITING, *OPEN, REPORTED)  # what closing a directive cancels
-STATUSES = (WAITING, *OPEN, REPORTED, *CLOSED)
+DECLINED = "declined"
+UNFINISHED = (WAITING, *OPEN, REPORTED, DECLINED)  # what closing a directive cancels
+STATUSES = (WAITING, *OPEN, REPORTED, DECLINED, *CLOSED)
 _RANK = {"assigned": 0, "acknowledged": 1, "in_progress": 2, "done": 3}
 
 LABELS = {
@@ -37,6 +39,7 @@ LABELS = {
     "acknowledged": "Đã tiếp nhận",
     "in_progress": "Đang thực hiện",
     "reported": "Chờ xác nhận",
+    "declined": "Bị từ chối",
     "done": "Hoàn thành",
     "cancelled": "Đã hủy",
 }
@@ -54,6 +57,8 @@ def check_transition(current: str, new: str) -> None:
         raise IllegalTransition(f"trạng thái {new!r} không hợp lệ; dùng một trong: {', '.join(STATUSES)}")
     if current == WAITING and new != "cancelled":
         raise IllegalTransition("nhiệm vụ đang chờ các nhiệm vụ trước hoàn thành; chưa thể ghi nhận")
+    if current == DECLINED and new != "cancelled":
+        raise IllegalTransition("đơn vị chủ trì đã từ chối nhiệm vụ; chờ cơ quan giao nhiệm vụ quyết định (dondoc reassign)")
     if current == REPORTED and new != "cancelled":
         raise IllegalTransition("kết quả đã được báo cáo và đang chờ xác nhận (dondoc review); chưa thể ghi nhận thêm")
     if current in CLOSED:
@@ -82,6 +87,7 @@ _COLOURS = {
     "cancelled": "grey",
     "waiting": "grey",
     "reported": "blue",
+    "declined": "orange",
 }
 
 FLAG_LABELS = {
@@ -94,6 +100,7 @@ FLAG_LABELS = {
     "cancelled": "Đã hủy",
     "waiting": "Chờ nhiệm vụ trước",
     "reported": "Đã báo cáo, chờ xác nhận",
+    "declined": "Bị từ chối, chờ quyết định giao lại",
 }
 
 
@@ -105,6 +112,8 @@ def standing(*, status: str, due: date | None, done_on: date | None, today: date
         flag, days = "waiting", None
     elif status == REPORTED:
         flag, days = "reported", None
+    elif status == DECLINED:
+        flag, days = "declined", None
     elif status == "done":
         flag, days = ("done_late" if done_on is not None and done_on > due else "done_on_time"), None
     else:
@@ -129,12 +138,13 @@ def tally(flags: list[str]) -> dict[str, int]:
         "cancelled": flags.count("cancelled"),
         "waiting": flags.count("waiting"),
         "reported": flags.count("reported"),
+        "declined": flags.count("declined"),
     }
 
 
 def shown_counts(counts: dict[str, int]) -> list[tuple[str, int]]:
     """The counts a summary prints: cancelled and waiting steps only where there are some."""
-    return [(k, v) for k, v in counts.items() if k not in ("cancelled", "waiting", "reported") or v]
+    return [(k, v) for k, v in counts.items() if k not in ("cancelled", "waiting", "reported", "declined") or v]
 
 
 TALLY_LABELS = {
@@ -146,6 +156,7 @@ TALLY_LABELS = {
     "cancelled": "Dừng theo dõi",
     "waiting": "Chờ nhiệm vụ trước",
     "reported": "Đã báo cáo, chờ xác nhận",
+    "declined": "Bị từ chối, chờ quyết định giao lại",
 }
 
 
