@@ -310,23 +310,35 @@ def simulate(
     _print_simulation(result, settings.tz)
 
 
+# The demo's campaigns: the seed letter as it always ran, then a directive that is a process (issue 12): steps
+# that wait for others, review with a return, a lead that never acknowledges, a refusal and a reassignment.
+# Each: its file in directives/ (with .responses.yaml), the simulated period, and where its output goes.
+DEMO_CAMPAIGNS = (
+    ("2550-STTTT-BCTT", datetime(2020, 11, 30, 9, 0), datetime(2021, 2, 26, 23, 59), "."),
+    ("45-KH-UBND", datetime(2021, 1, 15, 9, 0), datetime(2021, 5, 14, 23, 59), "45-KH-UBND"),
+)
+
+
 @app.command()
 def demo(
     output: Annotated[Path, typer.Option("--output", help="Thư mục chứa kết quả.")] = Path(".dondoc/demo"),
 ) -> None:
-    """Chạy thử văn bản 2550/STTTT-BCTT của Long An từ 30/11/2020 đến 26/02/2021 với các phản hồi mẫu."""
+    """Chạy thử hai văn bản với các phản hồi mẫu: 2550/STTTT-BCTT của Long An (30/11/2020–26/02/2021), rồi
+    Kế hoạch 45/KH-UBND (15/01–14/5/2021) với các bước nối tiếp, xem xét kết quả, đơn vị không xác nhận
+    tiếp nhận, từ chối và giao lại."""
     import shutil
 
     from models.settings import get_settings
     from models.textcheck import shown
 
     settings = get_settings()
-    for name in ("maildir", "dondoc.db", "dondoc.db-wal", "dondoc.db-shm", "timeline.svg"):
-        target = output / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
+    for _, _, _, folder in DEMO_CAMPAIGNS:
+        for name in ("maildir", "dondoc.db", "dondoc.db-wal", "dondoc.db-shm", "timeline.svg"):
+            target = output / folder / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
     output.mkdir(parents=True, exist_ok=True)
     from dondoc.actions import borrow_prefect
 
@@ -334,22 +346,23 @@ def demo(
     prefect_ready()
     from dondoc.simulate import simulate as run
 
-    result = run(ROOT / "directives" / "2550-STTTT-BCTT.yaml",
-                 start=datetime(2020, 11, 30, 9, 0, tzinfo=settings.tz),
-                 until=datetime(2021, 2, 26, 23, 59, tzinfo=settings.tz),
-                 responses=ROOT / "directives" / "2550-STTTT-BCTT.responses.yaml",
-                 maildir=output / "maildir", database=output / "dondoc.db", show_progress=sys.stderr.isatty())
-    _print_simulation(result, settings.tz)
-    svg = output / "timeline.svg"
-    svg.write_text(_timeline_svg(result, settings), encoding="utf-8")
-    api = _prefect_ui()
-    out.print()
-    out.print(shown(f"Thư đã gửi ({len(result.timeline)}): {result.maildir} (Maildir; mở bằng mutt -f hoặc bất kỳ trình đọc thư nào)"),
-              markup=False)
-    out.print(shown(f"Dòng thời gian: {svg}"), markup=False)
-    out.print(shown(f"Cơ sở dữ liệu: {result.database}  →  DONDOC_DATABASE_URL=sqlite:///{result.database} dondoc status {result.slug}"),
-              markup=False)
-    out.print(shown(f"Prefect UI: {api}"), markup=False)
+    for stem, start, until, folder in DEMO_CAMPAIGNS:
+        where = (output / folder) if folder != "." else output
+        result = run(ROOT / "directives" / f"{stem}.yaml",
+                     start=start.replace(tzinfo=settings.tz), until=until.replace(tzinfo=settings.tz),
+                     responses=ROOT / "directives" / f"{stem}.responses.yaml",
+                     maildir=where / "maildir", database=where / "dondoc.db", show_progress=sys.stderr.isatty())
+        _print_simulation(result, settings.tz)
+        svg = where / "timeline.svg"
+        svg.write_text(_timeline_svg(result, settings), encoding="utf-8")
+        out.print()
+        out.print(shown(f"Thư đã gửi ({len(result.timeline)}): {result.maildir} (Maildir; mở bằng mutt -f hoặc bất kỳ trình đọc thư nào)"),
+                  markup=False)
+        out.print(shown(f"Dòng thời gian: {svg}"), markup=False)
+        out.print(shown(f"Cơ sở dữ liệu: {result.database}  →  DONDOC_DATABASE_URL=sqlite:///{result.database} dondoc status {result.slug}"),
+                  markup=False)
+        out.print()
+    out.print(shown(f"Prefect UI: {_prefect_ui()}"), markup=False)
 
 
 def _prefect_ui() -> str:
@@ -374,7 +387,10 @@ def _print_simulation(result, tz) -> None:
     from models.textcheck import shown
     from notifications.wording import RUNG_LABELS
 
-    action_labels = {**{k: v.lower() for k, v in LABELS.items()}, "extend": "đề nghị gia hạn, được chấp thuận"}
+    action_labels = {**{k: v.lower() for k, v in LABELS.items()}, "extend": "đề nghị gia hạn, được chấp thuận",
+                     "reported": "báo cáo hoàn thành, chờ xác nhận", "review-accept": "xác nhận hoàn thành",
+                     "review-return": "trả lại, yêu cầu bổ sung", "decline": "từ chối: không thuộc chức năng, nhiệm vụ",
+                     "reassign": "giao lại", "keep": "giữ nguyên giao nhiệm vụ"}
     table = Table(title=plain(f"Dòng thời gian — {result.number}"), title_justify="left")
     for header in ("Ngày", "Bậc", "Nhiệm vụ", "Người nhận"):
         table.add_column(header, overflow="fold")

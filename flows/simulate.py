@@ -106,7 +106,7 @@ def _apply(response: Response, slug: str, now: datetime) -> dict:
             result = record_update_task(slug=slug, key=response.assignment, status=response.status, now=now,
                                         actor=actor, evidence=response.evidence, evidence_on=response.evidence_on,
                                         note=response.note, by_agency=response.by is not None)
-            outcome.update(action=response.status, closed=result["closed"])
+            outcome.update(action=result["status"], closed=result["closed"])
     except InputError as exc:
         outcome.update(action=response.status or _kind(response), skipped=str(exc))
     return outcome

@@ -235,6 +235,9 @@ def assignment(key):
         return session.exec(select(Assignment).where(Assignment.key == key)).first()
 
 
+# On SQLite only: the forms and the flows behind them do not depend on the backend, what they write is tested on
+# both (test_console.py, test_cli.py), and each pass through the Run forms costs one to two minutes.
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_every_coordinator_action_from_the_prefect_run_form(console, smtp, page, tmp_path, shots):
     run_from_form(page, console, "Khởi tạo văn bản",
                   {"path": str(SEED), "now": "2020-11-30T09:00:00+07:00"}, shots / "run-launch.png")

@@ -57,11 +57,27 @@ def test_the_demo_passes_while_every_core_is_busy_and_leaves_its_runs_for_the_ui
     assert "Traceback" not in demo.stderr and "Timed out" not in demo.stderr
     assert "Dòng thời gian — 2550/STTTT-BCTT" in demo.stdout
     assert "industrial-park-access: đã hủy" in demo.stdout and "permit-review · hoàn thành" in demo.stdout
-    summary = next(line for line in demo.stdout.splitlines() if line.startswith("Tổng số thư:"))
+    summary, process = [line for line in demo.stdout.splitlines() if line.startswith("Tổng số thư:")]
     assert "đề nghị gia hạn 1" in summary and "báo cáo Văn phòng UBND tỉnh" in summary  # Vietnamese, capitals kept
     assert "extension-" not in summary
     delivered = len(list((output / "maildir" / "new").iterdir()))
     assert delivered > 20 and f"Thư đã gửi ({delivered}):" in demo.stdout and f"(cộng {delivered})" in summary
+    # The second campaign, a process: steps, review with a return, a silent lead, a refusal and a reassignment.
+    assert "Dòng thời gian — 45/KH-UBND" in demo.stdout
+    for said in ("planning-update · từ chối: không thuộc chức năng, nhiệm vụ", "planning-update · giao lại",
+                 "bts-sharing · trả lại, yêu cầu bổ sung", "summary · xác nhận hoàn thành",
+                 "bts-sharing · báo cáo hoàn thành, chờ xác nhận"):
+        assert said in demo.stdout, said
+    for rung in ("đề nghị xác nhận tiếp nhận", "thông báo đơn vị từ chối nhiệm vụ", "thông báo trả lại, yêu cầu bổ sung",
+                 "thông báo xác nhận hoàn thành", "đề nghị xác nhận kết quả"):
+        assert rung in process, rung
+    second = output / "45-KH-UBND"
+    with sqlite3.connect(second / "dondoc.db") as db:
+        assert db.execute("SELECT count(*) FROM notification WHERE state = 'failed'").fetchone()[0] == 0
+        silent = db.execute("SELECT n.payload FROM notification n WHERE n.rung = 'unacknowledged' AND n.state = 'sent'"
+                            ).fetchall()
+    assert any('"bqlkkt"' in payload for (payload,) in silent)  # BQL KKT never answered: asked once
+    assert "summary" in (second / "timeline.svg").read_text(encoding="utf-8")
     svg = (output / "timeline.svg").read_text(encoding="utf-8")
     assert svg.startswith("<svg") and "industrial-park-access" in svg and "kết thúc" in svg
     assert "G = giao nhiệm vụ" in svg and "= notice" not in svg  # a Vietnamese legend
@@ -74,7 +90,7 @@ def test_the_demo_passes_while_every_core_is_busy_and_leaves_its_runs_for_the_ui
         runs = db.execute("SELECT name, state_type FROM flow_run").fetchall()
         artifacts = {key for (key,) in db.execute("SELECT key FROM artifact")}
         sweeps = db.execute("SELECT count(*) FROM task_run WHERE name LIKE 'sweep · %'").fetchone()[0]
-    assert runs == [("simulate · 2550/STTTT-BCTT", "COMPLETED")]
+    assert sorted(runs) == [("simulate · 2550/STTTT-BCTT", "COMPLETED"), ("simulate · 45/KH-UBND", "COMPLETED")]
     assert "directive-2550-stttt-bctt" in artifacts and sweeps > 40  # one task run per simulated working day
 
 
