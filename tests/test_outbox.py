@@ -74,7 +74,9 @@ def test_launch_plans_each_assignment_ladder_in_the_same_transaction(database):
     launch()
     planned = rows(state="pending")
     assert len([r for r in planned if r.rung == "notice"]) == 5
-    assert {r.rung for r in planned} == {"notice", "reminder", "due-soon", "overdue", "escalation", "report-up"}
+    assert {r.rung for r in planned} == {"notice", "unacknowledged", "reminder", "due-soon", "overdue", "escalation",
+                                         "report-up"}
+    assert len([r for r in planned if r.rung == "unacknowledged"]) == 6  # one per lead (industrial-park-access: two)
     assert len({r.key for r in planned}) == len(planned) and len({r.message_id for r in planned}) == len(planned)
 
 
