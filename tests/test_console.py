@@ -68,3 +68,29 @@ def test_form_actions_are_the_coordinators_on_the_real_clock_within_their_folder
     written = produce_report(slug=SLUG, format="md", output="2021/bao-cao.md")
     assert written["path"] == str((checkout / "reports" / "2021" / "bao-cao.md").resolve())
     assert "15/SXD-QLXD" in (checkout / "reports" / "2021" / "bao-cao.md").read_text(encoding="utf-8")
+
+
+def test_the_review_and_reassign_forms_act_as_the_coordinator(checkout, monkeypatch):
+    """The two forms issue 12 adds, each as one real flow run: a return for more, then a reassignment."""
+    from flows.console import launch_directive, reassign_assignment, review_result
+    from models.lifecycle.refusal import decline
+    from models.lifecycle.updates import record_update
+    from models.calendar.timerules import TimeRules
+
+    monkeypatch.setenv("DONDOC_DEPLOYMENTS_ALLOW_NOW", "true")
+    launched = launch_directive(path="directives/45-KH-UBND.yaml", now=datetime(2021, 1, 15, 9, tzinfo=TZ))
+    slug = launched["slug"]
+    with transaction() as session:
+        decline(session, slug=slug, key="planning-update", agency="sxd", reason="Thuộc Sở TTTT",
+                now=datetime(2021, 1, 19, 10, tzinfo=TZ), rules=TimeRules())
+    moved = reassign_assignment(slug=slug, key="planning-update", reason="Giao Sở TTTT", leads=["stttt"],
+                                now=datetime(2021, 1, 21, 10, tzinfo=TZ))
+    with transaction() as session:
+        record_update(session, slug=slug, key="bts-sharing", status="done", evidence="35/HD-STTTT",
+                      now=datetime(2021, 3, 5, 10, tzinfo=TZ), rules=TimeRules(), actor="stttt", by_agency=True)
+    returned = review_result(slug=slug, key="bts-sharing", accept=False, reason="Bổ sung khu vực biên giới",
+                             now=datetime(2021, 3, 9, 10, tzinfo=TZ))
+    assert returned["status"] == "in_progress" and moved["leads"] == ["stttt"]
+    with transaction() as session:
+        actors = {e.actor for e in session.exec(select(Event).where(Event.kind.in_(("returned", "reassigned")))).all()}
+    assert actors == {"coordinator"}  # the form never asks who acts

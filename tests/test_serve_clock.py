@@ -243,7 +243,7 @@ def test_a_second_serve_refuses_the_clock_and_one_killed_is_taken_over_at_once(d
     assert lease_row(database) is None  # a clean stop gives the clock back
 
 
-def test_serve_on_a_busy_port_says_so_in_one_line_and_leaves_nothing_running(database, tmp_path):
+def test_serve_on_a_busy_port_says_so_in_one_line_and_leaves_nothing_running(database, subprocess_env, tmp_path):
     """A second serve on the first one's port: exit 2, one line naming host:port, the lease it took given back and
     its scheduler never started (APScheduler creates its job table when it starts)."""
     if not database.startswith("sqlite"):
@@ -252,9 +252,10 @@ def test_serve_on_a_busy_port_says_so_in_one_line_and_leaves_nothing_running(dat
 
     from models.store.db import get_engine
 
-    env = {**os.environ, "DONDOC_STATE_DIR": str(tmp_path / "state")}
+    # The session's Prefect server: a serve with none named starts its own, 15-20 s of this test for nothing.
+    env = {**subprocess_env, "DONDOC_STATE_DIR": str(tmp_path / "state")}
     port = free_port()
-    first, first_lines = start_serve(env, tmp_path, port, "--no-clock")  # no clock: no Prefect, cheap
+    first, first_lines = start_serve(env, tmp_path, port, "--no-clock")
     try:
         assert lease_row(database) is None  # `--no-clock` never takes the lease
         # its own state dir: one serve per state dir is the endpoint's refusal (tests/test_endpoint.py)
