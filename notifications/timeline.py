@@ -17,7 +17,12 @@ RUNG_STYLE = {  # colour, the letter drawn in the mark, and the legend (short: 1
     "overdue": ("#e53935", "Q", "quá hạn"),
     "escalation": ("#8e0000", "B", "báo cáo cấp trên"),
     "report-up": ("#6a1b9a", "V", "báo cáo VP UBND"),
+    "declined": ("#6d4c41", "C", "đơn vị từ chối"),
+    "review-request": ("#3949ab", "X", "đề nghị xác nhận"),
+    "returned": ("#ad1457", "L", "trả lại"),
+    "accepted": ("#2e7d32", "D", "đã xác nhận"),
 }
+LEGEND_PER_ROW = 6  # 150 px each, then the due-date and completion symbols on the last row
 STATUS_FILL = {"red": "#e53935", "orange": "#fb8c00", "blue": "#1e88e5", "green": "#43a047", "grey": "#9e9e9e"}
 
 
@@ -39,7 +44,8 @@ def timeline_svg(*, title: str, start: date, end: date, lanes: list[Lane], days_
     left, day_width, lane_height, top = 300, 9, 46, 70
     days = (end - start).days + 1
     width = left + days * day_width + 20
-    height = top + lane_height * len(lanes) + 70
+    legend_rows = (len(RUNG_STYLE) + 2 + LEGEND_PER_ROW - 1) // LEGEND_PER_ROW  # + the two symbols
+    height = top + lane_height * len(lanes) + 70 + 18 * (legend_rows - 1)
 
     def x(day: date) -> float:
         return left + (day - start).days * day_width + day_width / 2
@@ -69,7 +75,9 @@ def timeline_svg(*, title: str, start: date, end: date, lanes: list[Lane], days_
         lane_height=lane_height, lanes=lanes_view, months=months,
         off=[x(d) - day_width / 2 for d in days_off if start <= d <= end],
         closed_x=x(closed_on) if closed_on and start <= closed_on <= end else None,
-        legend=[{"colour": c, "letter": letter, "rung": label} for c, letter, label in RUNG_STYLE.values()],
+        legend=[{"colour": c, "letter": letter, "rung": label, "x": (i % LEGEND_PER_ROW) * 150,
+                 "y": (i // LEGEND_PER_ROW) * 18} for i, (c, letter, label) in enumerate(RUNG_STYLE.values())],
+        symbols_x=(len(RUNG_STYLE) % LEGEND_PER_ROW) * 150, symbols_y=(len(RUNG_STYLE) // LEGEND_PER_ROW) * 18,
         bottom=top + lane_height * len(lanes),
     )
 

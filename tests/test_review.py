@@ -267,3 +267,23 @@ def test_simulated_review_rows_are_checked_with_their_line(tmp_path):
     rows = load_responses(script, keys={"procedures"}, start=date(2021, 3, 1), until=date(2021, 4, 30))
     assert [(r.status, r.by, r.review, r.until) for r in rows] == [("done", "sxd", None, None),
                                                                    (None, None, "return", date(2021, 3, 31))]
+
+
+def test_the_timeline_draws_the_new_messages_and_its_legend_does_not_overlap():
+    import re
+
+    from notifications.timeline import RUNG_STYLE, Lane, timeline_svg
+
+    marks = [(date(2021, 3, 3), "unacknowledged"), (date(2021, 3, 4), "declined"), (date(2021, 3, 8), "review-request"),
+             (date(2021, 3, 9), "returned"), (date(2021, 3, 12), "accepted")]
+    svg = timeline_svg(title="t", start=date(2021, 3, 1), end=date(2021, 5, 31), days_off=[],
+                       lanes=[Lane(key="a", title="A", leads="sxd", due=None, colour="grey", marks=marks),
+                              Lane(key="b", title="B", leads="sxd", due=date(2021, 4, 1), colour="blue")])
+    for rung in ("unacknowledged", "declined", "review-request", "returned", "accepted"):
+        colour, letter, label = RUNG_STYLE[rung]
+        assert f"{letter} = {label}" in svg and f'fill="{colour}"' in svg
+    legend = svg[svg.rindex('<g transform="translate(10,'):]
+    places = re.findall(r'<rect x="(\d+)" y="(\d+)"', legend)
+    assert len(places) == len(set(places)) == len(RUNG_STYLE)  # one place each
+    symbols = re.search(r'<g transform="translate\((\d+), (\d+)\)">', legend).groups()
+    assert symbols not in places and int(symbols[0]) + 150 <= 6 * 150  # the due-date and completion symbols too
