@@ -64,7 +64,14 @@ def test_smtp_slower_than_the_timeout_loses_nothing(database, smtp, monkeypatch)
     first = sweep_in_process(LAUNCH + timedelta(minutes=5))
     assert first["retrying"] == 5 and first.get("sent", 0) == 0
     smtp.faults.delay = 0
-    time.sleep(3)  # let the slow server finish what it was still accepting
+    # Let the slow server finish what it was still accepting: while it is busy, the next sweep's connections time
+    # out too. A fixed 3 s wait was too short under load (seen in CI): wait until nothing has arrived for 3 s.
+    count, since, deadline = -1, time.monotonic(), time.monotonic() + 60
+    while time.monotonic() < deadline and not (len(smtp.controller.handler.arrivals) == count
+                                               and time.monotonic() - since >= 3):
+        if len(smtp.controller.handler.arrivals) != count:
+            count, since = len(smtp.controller.handler.arrivals), time.monotonic()
+        time.sleep(0.1)
     second = sweep_in_process(LAUNCH + timedelta(minutes=10))
     assert second["sent"] == 5
     delivered = Counter(smtp.controller.handler.arrivals)
