@@ -44,6 +44,7 @@ from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as ReceivedFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.store.db import transaction
@@ -59,7 +60,7 @@ from models.calendar.timerules import TimeRules, wall_clock
 from models.lifecycle.refusal import DECLINE_WORDS, decline
 from models.lifecycle.updates import early_evidence, record_update
 from notifications.context import describe_event
-from notifications.links import LinkRefused, LinkScope, ReplyLinks, secret_key
+from notifications.links import LinkRefused, LinkScope, ReplyLinks, key_of_url, secret_key, url_key
 from notifications.wording import RUNG_LABELS, weekday_date
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,21 @@ class Link:
     scope: LinkScope
     number: str
     issued_on: date
+
+
+class AssignmentKey(Convertor):
+    """An assignment key in a reply link's path: an occurrence's ``/`` travels as ``~`` (notifications/links.py)."""
+
+    regex = "[a-z0-9][a-z0-9~-]*"
+
+    def convert(self, value: str) -> str:
+        return key_of_url(value)
+
+    def to_string(self, value: str) -> str:
+        return url_key(value)
+
+
+register_url_convertor("akey", AssignmentKey())
 
 
 def create_app(*, clock: Callable[[], datetime] | None = None, settings: Settings | None = None) -> FastAPI:
@@ -238,7 +254,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
         # assignment and the agency. A URL can leak through logs and the Referer header: the app logs no URLs,
         # pages send `Referrer-Policy: no-referrer` and load nothing from elsewhere.
         form_query = urlencode({"t": token, "csrf": csrf.dumps({"n": nonce, "a": scope.assignment_id, "g": scope.agency})})
-        response = html("reply.html", status, token=token, base=f"/phan-hoi/{quote(scope.slug)}/{quote(scope.key)}",
+        response = html("reply.html", status, token=token, base=f"/phan-hoi/{quote(scope.slug)}/{quote(url_key(scope.key), safe='~')}",
                         form_query=form_query, errors=errors or {}, form={**_EMPTY_FORM, **(form or {})},
                         notice=notice, limits={**LIMITS, "upload_mb": f"{settings.upload_max_mb:g}"}, **context)
         response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="strict", secure=secure_cookie,
@@ -246,7 +262,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
         return response
 
     def done_redirect(scope: LinkScope, token: str, action: str) -> RedirectResponse:
-        return RedirectResponse(f"/phan-hoi/{quote(scope.slug)}/{quote(scope.key)}?{urlencode({'t': token, 'ok': action})}",
+        return RedirectResponse(f"/phan-hoi/{quote(scope.slug)}/{quote(url_key(scope.key), safe='~')}?{urlencode({'t': token, 'ok': action})}",
                                 status_code=303)
 
     async def act(request: Request, slug: str, key: str, token: str, csrf_value: str, action: str, *,
@@ -300,7 +316,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
             return render_page(request, link.scope, token, now, status=400, errors=errors, form=echo)
         return done_redirect(link.scope, token, action)
 
-    @app.get("/phan-hoi/{slug}/{key}", response_class=HTMLResponse)
+    @app.get("/phan-hoi/{slug}/{key:akey}", response_class=HTMLResponse)
     def reply_page(request: Request, slug: str, key: str, t: str = Query(""), ok: str = Query("")) -> Response:
         now = now_of()
         try:
@@ -309,7 +325,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
             return refused(str(exc))
         return render_page(request, link.scope, t, now, notice=ACTIONS.get(ok))
 
-    @app.post("/phan-hoi/{slug}/{key}/tiep-nhan", response_class=HTMLResponse)
+    @app.post("/phan-hoi/{slug}/{key:akey}/tiep-nhan", response_class=HTMLResponse)
     async def acknowledge(request: Request, slug: str, key: str, t: str = Query(""), csrf: str = Query("")) -> Response:
         def apply(session, scope, now, _values, _attachment):
             record_update(session, slug=slug, key=key, status="acknowledged", now=now, rules=rules, actor=scope.agency,
@@ -318,7 +334,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
         return await act(request, slug, key, t, csrf, "tiep-nhan", fields={},
                          validate=lambda now, link, values: ({}, {}, {}), apply=apply)
 
-    @app.post("/phan-hoi/{slug}/{key}/tien-do", response_class=HTMLResponse)
+    @app.post("/phan-hoi/{slug}/{key:akey}/tien-do", response_class=HTMLResponse)
     async def progress(request: Request, slug: str, key: str, t: str = Query(""), csrf: str = Query("")) -> Response:
         def validate(now, link, values):
             errors = {}
@@ -339,7 +355,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
         return await act(request, slug, key, t, csrf, "tien-do", fields={"note": ("progress_note", "Nội dung đã thực hiện")},
                          validate=validate, apply=apply)
 
-    @app.post("/phan-hoi/{slug}/{key}/hoan-thanh", response_class=HTMLResponse)
+    @app.post("/phan-hoi/{slug}/{key:akey}/hoan-thanh", response_class=HTMLResponse)
     async def report_done(request: Request, slug: str, key: str, t: str = Query(""), csrf: str = Query("")) -> Response:
         def validate(now, link, values):
             errors: dict = {}
@@ -378,7 +394,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
                                  "note": ("done_note", "Ghi chú")},
                          validate=validate, apply=apply, document="document")
 
-    @app.post("/phan-hoi/{slug}/{key}/gia-han", response_class=HTMLResponse)
+    @app.post("/phan-hoi/{slug}/{key:akey}/gia-han", response_class=HTMLResponse)
     async def ask_extension(request: Request, slug: str, key: str, t: str = Query(""), csrf: str = Query("")) -> Response:
         def validate(now, link, values):
             errors = {}
@@ -409,7 +425,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, settings: Setting
                          fields={"until": ("until", "Ngày đề nghị gia hạn"), "reason": ("reason", "Lý do")},
                          validate=validate, apply=apply)
 
-    @app.post("/phan-hoi/{slug}/{key}/tu-choi", response_class=HTMLResponse)
+    @app.post("/phan-hoi/{slug}/{key:akey}/tu-choi", response_class=HTMLResponse)
     async def decline_assignment(request: Request, slug: str, key: str, t: str = Query(""), csrf: str = Query("")) -> Response:
         def validate(now, link, values):
             errors = {}

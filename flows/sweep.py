@@ -44,6 +44,7 @@ def sweep_once(now: datetime, collect: bool = False, *, as_tasks: bool = True, p
         "smtp_unavailable": result["unavailable"],  # why the sweep stopped early, if it did
         "batches": batches,
         "digests_planned": prepared["digests"],
+        "opened": prepared["opened"],  # occurrences of recurring reports whose period opened
         "cancelled": prepared["cancelled"],
         # Superseded while nothing was sent, or while waiting for a retry: not sent late (models.lifecycle.ladder.superseded).
         "skipped": prepared["skipped"] + counts.get("skipped", 0),

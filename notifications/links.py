@@ -22,6 +22,16 @@ from models.calendar.timerules import TimeRules
 SALT = "dondoc-reply-link"
 
 
+def url_key(key: str) -> str:
+    """An assignment key as one path segment: an occurrence's slash (monthly-report/2021-01) becomes ``~``,
+    which no key may hold, so ``key_of_url`` reverses it exactly."""
+    return key.replace("/", "~")
+
+
+def key_of_url(segment: str) -> str:
+    return segment.replace("~", "/")
+
+
 class LinkRefused(Exception):
     """Why a reply link was refused; the page shows this reason."""
 
@@ -68,7 +78,7 @@ class ReplyLinks:
         return self.serializer.dumps(data), expires
 
     def page(self, slug: str, key: str, token: str) -> str:
-        return f"{self.public_url}/phan-hoi/{quote(slug)}/{quote(key)}?t={token}"
+        return f"{self.public_url}/phan-hoi/{quote(slug)}/{quote(url_key(key), safe='~')}?t={token}"
 
     def __call__(self, directive: Directive, assignment: Assignment, agency: str, now: datetime) -> dict:
         """The link maker of outgoing messages."""

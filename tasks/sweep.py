@@ -7,6 +7,7 @@ from datetime import datetime
 from prefect import task
 
 from models.store.db import open_database, transaction
+from models.lifecycle.occurrences import open_due
 from models.lifecycle.planning import mail_domain, plan_digests
 from models.settings import get_settings
 from models.calendar.timerules import TimeRules
@@ -17,14 +18,16 @@ from notifications.links import ReplyLinks
 
 @task(name="prepare-sweep")
 def prepare_sweep(now: datetime) -> dict:
-    """Cancel rows that must not go out, skip those a later rung superseded (catching up), plan today's digests."""
+    """Open the periods of recurring reports that are due, cancel rows that must not go out, skip those a later rung superseded (catching up), plan today's digests."""
     settings = get_settings()
     rules = TimeRules.from_settings(settings)
     with transaction(settings) as session:
+        # The periods whose day has come open first, so their rows are planned before anything is claimed.
+        opened = open_due(session, now=now, rules=rules, domain=mail_domain(settings.mail_from))
         cancelled = outbox.tidy(session, now=now)
         skipped = outbox.skip_superseded(session, now=now, rules=rules)
         digests = plan_digests(session, now=now, rules=rules, domain=mail_domain(settings.mail_from))
-    return {"cancelled": cancelled, "skipped": skipped, "digests": digests}
+    return {"cancelled": cancelled, "skipped": skipped, "digests": digests, "opened": opened}
 
 
 @task(name="dispatch-batch")

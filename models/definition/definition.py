@@ -103,6 +103,11 @@ class AssignmentDef(_Strict):
     due_in: Annotated[int, Field(ge=1, le=250)] | None = None  # working days after the day it starts
     depends_on: list[Key] = Field(default_factory=list)  # needs their results, is not held back by them
     after: list[Key] = Field(default_factory=list)  # waits until each of them is done or cancelled
+    # A recurring report (models/calendar/periods.py): one occurrence per period, each with its own due date.
+    every: Literal["month", "quarter", "half-year", "year"] | None = None
+    report_day: Annotated[int, Field(ge=1, le=28)] | None = None  # the day of the due month the report is due
+    until: IsoDate | None = None  # the last period's due date may not pass it; without it: until the directive closes
+    window: Literal["nd09", "calendar"] = "nd09"  # Decree 09/2019's data periods, or calendar ones
 
 
 Audience = Literal["leads", "supporting", "lead-heads", "director", "provincial-office", "coordinator", "participants"]

@@ -178,9 +178,16 @@ def _directive_rules(source: Source, data: dict[str, Any], codes: set[str] | Non
                     if code in seen:
                         problems.append(source.problem(["assignments", i, role, j], f"cơ quan {code!r} được nêu hai lần"))
                     seen.add(code)
-        if ("due" in item) == ("due_in" in item):
+        if "every" in item:
+            problems += _recurring_rules(source, i, item, issued_on)
+        elif ("due" in item) == ("due_in" in item):
             problems.append(source.problem(["assignments", i, "due_in"] if "due_in" in item else ["assignments", i],
                                            "cần đúng một trong hai: due (ngày) hoặc due_in (số ngày làm việc sau khi bắt đầu)"))
+        else:
+            for name in ("report_day", "until", "window"):
+                if name in item:
+                    problems.append(source.problem(["assignments", i, name],
+                                                   f"{name} chỉ dùng cho nhiệm vụ báo cáo định kỳ (cần every)"))
         due = _maybe_date(item.get("due"))
         if due and issued_on and due < issued_on:
             problems.append(
@@ -189,6 +196,14 @@ def _directive_rules(source: Source, data: dict[str, Any], codes: set[str] | Non
 
     for field, words in (("depends_on", _DEPENDS_ON), ("after", _AFTER)):
         problems += _links(source, items, keys, field, words)
+    recurring = {item.get("key") for _, item in items if "every" in item and isinstance(item.get("key"), str)}
+    for i, item in items:
+        for field in ("depends_on", "after"):
+            for j, dep in enumerate(_list(item.get(field))):
+                if dep in recurring:
+                    problems.append(source.problem(["assignments", i, field, j],
+                                                   f"{dep!r} là báo cáo định kỳ, không bao giờ kết thúc hẳn; "
+                                                   f"không thể {'phụ thuộc vào' if field == 'depends_on' else 'chờ'} nó"))
 
     seen_rungs: dict[str, int] = {}
     for i, rung in enumerate(_list(data.get("ladder"))):
@@ -201,6 +216,9 @@ def _directive_rules(source: Source, data: dict[str, Any], codes: set[str] | Non
     milestone = data.get("milestone")
     if isinstance(milestone, str) and keys and milestone not in keys:
         problems.append(source.problem(["milestone"], f"mốc hoàn thành {milestone!r} không phải là khóa của nhiệm vụ nào"))
+    elif isinstance(milestone, str) and milestone in recurring:
+        problems.append(source.problem(["milestone"], f"mốc hoàn thành {milestone!r} là báo cáo định kỳ; "
+                                                      "mốc phải là một nhiệm vụ có một thời hạn"))
     return problems
 
 
@@ -252,6 +270,36 @@ def _cycles(graph: dict[str, list[str]]) -> Iterable[list[str]]:
                 path.append(nxt)
                 iterators.append(iter(graph.get(nxt, [])))
     return found
+
+
+def _recurring_rules(source: Source, i: int, item: dict[str, Any], issued_on: date | None) -> list[Problem]:
+    """A recurring report: no single due date, a report day, an end not before the directive, and the first
+    period's due date at least one working day after its data window (Decree 09/2019/NĐ-CP, Art. 8.5)."""
+    from models.calendar.periods import CITATION, EVERY, first_due_after, too_early
+    from models.calendar.workdays import WorkCalendar
+
+    problems: list[Problem] = []
+    for name in ("due", "due_in"):
+        if name in item:
+            problems.append(source.problem(["assignments", i, name], f"báo cáo định kỳ (every) không có {name}: "
+                                           "thời hạn của từng kỳ tính theo report_day"))
+    if "report_day" not in item:
+        problems.append(source.problem(["assignments", i], "báo cáo định kỳ cần report_day: ngày trong tháng phải nộp báo cáo (1–28)"))
+    until = _maybe_date(item.get("until"))
+    if until and issued_on and until < issued_on:
+        problems.append(source.problem(["assignments", i, "until"],
+                                       f"until {until:%d/%m/%Y} sớm hơn ngày ban hành {issued_on:%d/%m/%Y}"))
+    every, day, window = item.get("every"), item.get("report_day"), item.get("window", "nd09")
+    if (every in EVERY and isinstance(day, int) and not isinstance(day, bool) and 1 <= day <= 28
+            and window in ("nd09", "calendar") and issued_on):
+        calendar = WorkCalendar()
+        first = first_due_after(every, issued_on, report_day=day, window=window, calendar=calendar)
+        earliest = too_early(first, calendar)
+        if earliest is not None:
+            problems.append(source.problem(["assignments", i, "report_day"],
+                f"hạn báo cáo kỳ {first.name} ({first.due:%d/%m/%Y}) phải sau ngày chốt số liệu "
+                f"{first.window_to:%d/%m/%Y} ít nhất một ngày làm việc, tức từ {earliest:%d/%m/%Y} ({CITATION})"))
+    return problems
 
 
 def _list(value: Any) -> list[Any]:

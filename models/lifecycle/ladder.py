@@ -146,7 +146,9 @@ def message_id_for(key: str, domain: str, agency: str | None = None) -> str:
     the only message that carries its reply link. A re-send after a crash
     derives the same one, so a mail client still shows the message once.
     """
-    slug, assignment, rung, on = key.split("/")
-    parts = [rung, on.replace("-", ""), assignment, slug, agency or "-"]
+    # An occurrence's key holds a slash of its own (monthly-report/2021-01): the slug is first, rung and day last.
+    slug, rest = key.split("/", 1)
+    assignment, rung, on = rest.rsplit("/", 2)
+    parts = [rung, on.replace("-", ""), assignment.replace("/", "."), slug, agency or "-"]
     local = ".".join(p for p in parts if p and p != "-")
     return f"<{local}@{domain}>"

@@ -7,13 +7,14 @@ from datetime import date, datetime
 
 from sqlmodel import Session, select
 
-from models.definition.definition import RegistryDef
+from models.definition.definition import AssignmentDef, RegistryDef
 from models.lifecycle.deliveries import Requeued, requeue
 from models.errors import DuplicateDirective
 from models.definition.loader import Loaded
 from models.definition.naming import slugify
 from models.lifecycle.planning import plan_assignment
-from models.store.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Registry
+from models.lifecycle.occurrences import start_series
+from models.store.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Registry, Series
 from models.calendar.timerules import TimeRules
 
 
@@ -113,6 +114,10 @@ def launch_directive(
     created: list[tuple[int, str, str]] = []
     moved: list[tuple[str, date, date]] = []
     for item in spec.assignments:
+        if item.every is not None:
+            created += _launch_series(session, directive=directive, item=item, now=now, rules=rules, actor=actor,
+                                      domain=mail_domain)
+            continue
         waiting = bool(item.after)
         if item.due is not None:
             due = rules.calendar.roll_forward(item.due)
@@ -153,3 +158,23 @@ def launch_directive(
         created.append((assignment.id, item.key, item.kind))
     session.flush()
     return Launched(slug=slug, number=spec.number, directive_id=directive.id, assignments=created, moved=moved)
+
+
+def _launch_series(session: Session, *, directive: Directive, item: AssignmentDef, now: datetime, rules: TimeRules,
+                   actor: str, domain: str) -> list[tuple[int, str, str]]:
+    """A recurring report: its series, and its first occurrence unless it waits for other steps."""
+    series = Series(directive_id=directive.id, key=item.key, every=item.every, report_day=item.report_day,
+                    window=item.window, until=item.until, status="waiting" if item.after else "active",
+                    after=list(item.after), created_at=now)
+    session.add(series)
+    session.flush()
+    session.add(Event(at=now, actor=actor, kind="series", directive_id=directive.id,
+                      payload={"key": item.key, "every": item.every, "report_day": item.report_day,
+                               "window": item.window, "until": item.until.isoformat() if item.until else None,
+                               "leads": list(item.leads), "supporting": list(item.supporting),
+                               "after": list(item.after)}))
+    if item.after:
+        return []
+    first = start_series(session, directive=directive, series=series, now=now, rules=rules, actor=actor,
+                         domain=domain, fresh=True)
+    return [(first.id, first.key, first.kind)] if first is not None else []

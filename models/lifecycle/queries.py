@@ -29,6 +29,14 @@ def get_assignment(session: Session, *, slug: str, key: str) -> tuple[Directive,
     assignment = session.exec(
         select(Assignment).where(Assignment.directive_id == directive.id, Assignment.key == key)
     ).first()
+    if assignment is None and "/" not in key:  # a recurring report named without its period: the oldest open one
+        from models.lifecycle.occurrences import oldest_open
+
+        assignment = oldest_open(session, directive_id=directive.id, series_key=key)
+        if assignment is None and session.exec(select(Assignment.id).where(
+                Assignment.directive_id == directive.id, Assignment.key.startswith(f"{key}/"))).first() is not None:
+            raise NotFound(f"báo cáo định kỳ {key!r} của văn bản {slug} không có kỳ nào đang mở; "
+                           f"ghi rõ kỳ, ví dụ {slug}/{key}/2021-01")
     if assignment is None:
         keys = session.exec(select(Assignment.key).where(Assignment.directive_id == directive.id)).all()
         raise NotFound(f"văn bản {slug} không có nhiệm vụ {key!r}; các nhiệm vụ: {', '.join(keys)}")
@@ -156,9 +164,13 @@ def unacknowledged_leads(session: Session, directive: Directive, assignments: li
     for assignment_id, actor in session.exec(select(Event.assignment_id, Event.actor).where(
             Event.directive_id == directive.id, Event.kind.in_(LEAD_ACTIONS))).all():
         acted[assignment_id].add(actor)
+    # A recurring report's later occurrences open without a notice: only the first is there to be taken up.
+    firsts = {}
+    for a in sorted((a for a in assignments if a.series_id), key=lambda a: (a.due, a.id)):
+        firsts.setdefault(a.series_id, a.id)
     silent = {}
     for a in assignments:
-        if a.status not in OPEN:
+        if a.status not in OPEN or (a.series_id and firsts[a.series_id] != a.id):
             continue
         started = rules.today(a.started_at or directive.launched_at)
         if today <= rules.calendar.add_working_days(started, within):

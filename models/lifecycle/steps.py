@@ -15,7 +15,8 @@ from sqlmodel import Session, select
 from models.calendar.timerules import TimeRules
 from models.lifecycle.planning import plan_assignment
 from models.lifecycle.status import WAITING, ready
-from models.store.tables import Assignment, Directive, Event
+from models.lifecycle.occurrences import start_series
+from models.store.tables import Assignment, Directive, Event, Series
 
 
 def start_ready(session: Session, *, directive: Directive, now: datetime, rules: TimeRules, actor: str,
@@ -42,4 +43,10 @@ def start_ready(session: Session, *, directive: Directive, now: datetime, rules:
                         fresh=True)
         statuses[step.key] = step.status
         started.append(step.key)
+    for series in session.exec(select(Series).where(Series.directive_id == directive.id, Series.status == WAITING)
+                               .order_by(Series.id)).all():
+        if ready(series.after, statuses):
+            first = start_series(session, directive=directive, series=series, now=now, rules=rules, actor=actor,
+                                 domain=mail_domain)
+            started.append(first.key if first is not None else series.key)
     return started

@@ -12,6 +12,7 @@ from models.lifecycle.ladder import DATED_RUNGS
 from models.lifecycle.planning import acted, add_row, cancel_pending, plan_assignment, plan_review_request
 from models.lifecycle.queries import agencies_of, get_assignment
 from models.lifecycle.status import CLOSED, LABELS, OPEN, REPORTED, UNFINISHED, check_transition
+from models.lifecycle.occurrences import live_series, stop_series
 from models.lifecycle.steps import start_ready
 from models.store.tables import Assignment, Directive, Event
 from models.textcheck import check_text
@@ -126,7 +127,8 @@ def finish(session: Session, *, directive: Directive, assignment: Assignment, no
             reason=f"mốc hoàn thành «{assignment.key}» đã hoàn thành",
         )
         result.closed = True
-    elif directive.milestone is None and all(a.status in CLOSED for a in siblings):
+    elif directive.milestone is None and all(a.status in CLOSED for a in siblings) \
+            and not live_series(session, directive.id):
         close_directive(session, directive=directive, now=now, actor=actor, mail_domain=mail_domain,
                         reason="mọi nhiệm vụ đã kết thúc")
         result.closed = True
@@ -151,6 +153,7 @@ def close_directive(
             session.add(Event(at=now, actor=actor, kind="status", directive_id=directive.id, assignment_id=other.id,
                               payload={"from": previous, "to": "cancelled", "reason": f"văn bản kết thúc: {reason}"}))
             cancelled.append(other.key)
+    stop_series(session, directive_id=directive.id)
     directive.status = "closed"
     directive.closed_at = now
     session.add(directive)

@@ -69,12 +69,35 @@ class Directive(_Table, table=True):
     definition: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-class Assignment(_Table, table=True):
+class Series(_Table, table=True):
+    """A recurring report (``every``): its occurrences are assignments, one per period (models/lifecycle/occurrences.py).
+
+    ``next_opens_at`` is when the next occurrence opens (the day after the latest one was due); a sweep opens
+    every series whose instant has come, and an index keeps that one probe cheap however many there are.
+    """
+
     __table_args__ = (UniqueConstraint("directive_id", "key"),)
 
     id: int | None = Field(default=None, primary_key=True)
     directive_id: int = Field(foreign_key="directive.id", index=True)
     key: str = Field(max_length=64)
+    every: str = Field(max_length=16)  # month | quarter | half-year | year
+    report_day: int
+    window: str = Field(default="nd09", max_length=16)  # nd09 | calendar
+    until: date | None = None
+    status: str = Field(default="active", max_length=16)  # waiting | active | ended | cancelled
+    after: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    next_period: str | None = Field(default=None, max_length=16)
+    next_opens_at: datetime | None = _instant(default=None, index=True)
+    created_at: datetime = _instant()
+
+
+class Assignment(_Table, table=True):
+    __table_args__ = (UniqueConstraint("directive_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    directive_id: int = Field(foreign_key="directive.id", index=True)
+    key: str = Field(max_length=96)  # <key>/<period> for an occurrence of a recurring report
     kind: str = Field(max_length=64)
     title: str
     action: str
@@ -87,6 +110,10 @@ class Assignment(_Table, table=True):
     due_in: int | None = None  # working days from the day it starts
     started_at: datetime | None = _instant(default=None)  # None: at launch
     reported_on: date | None = None  # the day an agency reported completion, when review is on
+    series_id: int | None = Field(default=None, foreign_key="series.id", index=True)  # an occurrence's series
+    period: str | None = Field(default=None, max_length=16)  # 2021-01, 2021-q1, 2021-h1, 2021
+    window_from: date | None = None  # the occurrence's data window
+    window_to: date | None = None
     done_on: date | None = None
     evidence: str | None = None
     evidence_on: date | None = None
