@@ -109,14 +109,18 @@ def _launch_many(paths: list[Path], moment, by: str, as_json: bool) -> None:
 @app.command()
 def status(
     slug: Annotated[str | None, typer.Argument(help="Slug của văn bản, ví dụ 2550-stttt-bctt. Bỏ trống: mọi văn bản.")] = None,
+    occurrences: Annotated[bool, typer.Option("--occurrences", help="Thêm bảng các kỳ của từng báo cáo định kỳ.")] = False,
     as_json: JsonOption = False,
     now: NowOption = None,
 ) -> None:
-    """Tình hình thực hiện: mỗi nhiệm vụ một dòng, với hạn, trạng thái và số ngày làm việc quá hạn (âm: còn lại)."""
+    """Tình hình thực hiện: mỗi nhiệm vụ một dòng, với hạn, trạng thái và số ngày làm việc quá hạn (âm: còn lại).
+
+    Một báo cáo định kỳ là một dòng: kỳ hiện tại, và số kỳ đúng hạn, trễ hạn, thiếu; --occurrences liệt kê từng kỳ.
+    """
     from dondoc import render
     from dondoc.timeargs import parse_now
     from models.store.db import transaction
-    from models.lifecycle.queries import get_directive, list_directives, status_rows
+    from models.lifecycle.queries import get_directive, list_directives, status_rows, status_view
     from models.settings import get_settings
     from models.calendar.timerules import TimeRules
 
@@ -126,19 +130,24 @@ def status(
     with transaction(settings) as session:
         directives = [get_directive(session, slug=slug)] if slug else list_directives(session)
         items = [(d, status_rows(session, directive=d, now=moment, rules=rules)) for d in directives]
+        # A recurring report is one row with its periods under it; counts over directives take each period.
+        views = [status_view(session, directive=d, rows=rows) for d, rows in items]
     if as_json:
         if slug:
-            print_json([row.as_json() for row in items[0][1]])
+            print_json([row.as_json() for row in views[0]])
         else:
             print_json([{"slug": d.slug, "number": d.number, "status": d.status,
-                          "assignments": [r.as_json() for r in rows]} for d, rows in items])
+                          "assignments": [r.as_json() for r in view]} for (d, _), view in zip(items, views)])
         return
     if not items:
         err.print("Chưa có văn bản nào. Khởi tạo bằng: dondoc launch directives/2550-STTTT-BCTT.yaml")
         return
     today = f"{rules.today(moment):%d/%m/%Y}"
     if slug:
-        out.print(render.status_table(items[0][0], items[0][1], today))
+        out.print(render.status_table(items[0][0], views[0], today))
+        for row in views[0] if occurrences else []:
+            if hasattr(row, "occurrences"):
+                out.print(render.occurrences_table(row))
     else:
         out.print(render.directives_table(items))
 

@@ -13,8 +13,10 @@ from rich.text import Text
 from models.lifecycle.status import FLAG_LABELS, LABELS, due_text, waiting_text
 from models.textcheck import shown
 
+from models.calendar.periods import EVERY_WORDS
+
 if TYPE_CHECKING:  # the tables are mapped by whoever queried them; a drawing needs only their attributes
-    from models.lifecycle.queries import StatusRow
+    from models.lifecycle.queries import SeriesRow, StatusRow
     from models.store.tables import Directive
 
 # Rich has no "orange" by that name in 8-colour terminals; dark_orange is close.
@@ -60,10 +62,10 @@ def unreachable_lines(rows: list[StatusRow]) -> list[Text]:
     return lines
 
 
-def status_table(directive: Directive, rows: list[StatusRow], today_label: str) -> Table:
+def status_table(directive: Directive, rows: list[StatusRow | SeriesRow], today_label: str) -> Table:
     state = "đã kết thúc" if directive.status == "closed" else "đang theo dõi"
     caption = [plain(f"V/v {directive.subject}"), f"\nTính đến {today_label}; số ngày là ngày làm việc. ★ mốc hoàn thành."]
-    lines = unreachable_lines(rows)
+    lines = unreachable_lines([o for r in rows for o in (r.occurrences if hasattr(r, "occurrences") else [r])])
     if lines:
         caption.append("\nKhông gửi được thư (xem: dondoc outbox --state failed; sửa địa chỉ rồi chạy dondoc agencies, "
                        "hoặc dondoc outbox retry):")
@@ -81,6 +83,9 @@ def status_table(directive: Directive, rows: list[StatusRow], today_label: str) 
     for header in ("Trạng thái", "Tình hình", "Kết quả"):
         table.add_column(header, overflow="fold")
     for row in rows:
+        if hasattr(row, "occurrences"):
+            table.add_row(*_series_cells(row))
+            continue
         style = STYLE[row.colour]
         evidence = row.evidence or ""
         if row.evidence_on:
@@ -99,6 +104,43 @@ def status_table(directive: Directive, rows: list[StatusRow], today_label: str) 
             Text(f"{FLAG_LABELS[row.flag]}{days_text(row.overdue_working_days)}", style=style),
             plain(evidence),
         )
+    return table
+
+
+SERIES_LABELS = {"waiting": "Chờ", "active": "Đang theo dõi", "ended": "Đã hết kỳ", "cancelled": "Đã dừng"}
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    return f"đúng hạn {counts['on_time']}, trễ hạn {counts['late']}, thiếu {counts['missing']}"
+
+
+def _series_cells(row: SeriesRow) -> tuple:
+    """A recurring report's one line: its current period, and how its periods went."""
+    schedule = f"{row.key} ↻\n{EVERY_WORDS[row.every]}, ngày {row.report_day}"
+    current = row.current
+    if current is None:
+        return (plain(schedule), plain(", ".join(row.leads)), "",
+                Text.assemble(SERIES_LABELS[row.status], *([("\n" + waiting_text(row.waiting_for), "dim")]
+                                                           if row.waiting_for else [])),
+                Text(FLAG_LABELS["waiting"], style=STYLE["grey"]), "")
+    return (plain(schedule), plain(", ".join(current.leads)), due_text(current.due),
+            Text.assemble(f"kỳ {current.period}: {LABELS[current.status]}",
+                          *([("\n" + SERIES_LABELS[row.status], "dim")] if row.status != "active" else [])),
+            Text(f"{FLAG_LABELS[current.flag]}{days_text(current.overdue_working_days)}", style=STYLE[current.colour]),
+            plain(counts_text(row.counts)))
+
+
+def occurrences_table(row: SeriesRow) -> Table:
+    """The periods of one recurring report, oldest first (`dondoc status SLUG --occurrences`)."""
+    table = Table(title=plain(f"{row.key}: {row.title} — {EVERY_WORDS[row.every]}, hạn ngày {row.report_day}"),
+                  caption=counts_text(row.counts), title_justify="left", caption_justify="left")
+    for header in ("Kỳ", "Số liệu", "Hạn", "Trạng thái", "Tình hình", "Kết quả"):
+        table.add_column(header, overflow="fold")
+    for r in row.occurrences:
+        evidence = (r.evidence or "") + (f" ({r.evidence_on:%d/%m/%Y})" if r.evidence_on else "")
+        table.add_row(plain(r.period), f"{r.window_from:%d/%m/%Y}–{r.window_to:%d/%m/%Y}", due_text(r.due),
+                      LABELS[r.status], Text(f"{FLAG_LABELS[r.flag]}{days_text(r.overdue_working_days)}",
+                                             style=STYLE[r.colour]), plain(evidence))
     return table
 
 

@@ -75,7 +75,9 @@ def simulate(file: Path, *, start: datetime, until: datetime, responses: Path | 
         raise InputError("--until phải sau --from")
     loaded = load_directive_file(file)
     keys = {a.key for a in loaded.directive.assignments}
-    script = load_responses(responses, keys=keys, start=start.date(), until=until.date()) if responses else []
+    recurring = {a.key: a.every for a in loaded.directive.assignments if a.every}
+    script = load_responses(responses, keys=keys, start=start.date(), until=until.date(),
+                            recurring=recurring) if responses else []
     workdir = Path(tempfile.mkdtemp(prefix="dondoc-simulate-"))
     maildir = maildir or workdir / "maildir"
     if maildir.exists() and any(maildir.glob("*/*")):

@@ -14,7 +14,8 @@ from models.lifecycle.deliveries import failures
 from models.lifecycle.extensions import pending_requests
 from models.lifecycle.queries import agencies_of, agency_map, status_rows
 from models.lifecycle.status import FLAG_LABELS, LABELS, OPEN, standing, tally, waiting_text
-from models.store.tables import Assignment, AssignmentAgency, Directive, Event, ExtensionRequest, Notification, Registry
+from models.calendar.periods import by_name, schedule_text
+from models.store.tables import Assignment, AssignmentAgency, Directive, Event, ExtensionRequest, Notification, Registry, Series
 from models.calendar.timerules import TimeRules
 from notifications.envelopes import Envelope, earlier, split
 from notifications.recipients import Person, Scope, resolve, split_to_cc
@@ -60,6 +61,9 @@ class BatchContext:
         self.directives = {d.id: d for d in session.exec(select(Directive).where(Directive.id.in_(directive_ids))).all()}
         self.assignments = {a.id: a for a in session.exec(select(Assignment).where(Assignment.id.in_(assignment_ids))).all()}
         self.roles = agencies_of(session, sorted(assignment_ids))
+        series_ids = {a.series_id for a in self.assignments.values() if a.series_id}
+        self.series = {s.id: s for s in session.exec(select(Series).where(Series.id.in_(series_ids))).all()} \
+            if series_ids else {}
         self.agencies = agency_map(session)
         self.offices = {r.name: r.provincial_office for r in session.exec(select(Registry)).all()}
         self.history: dict[int, list[Notification]] = defaultdict(list)
@@ -186,7 +190,20 @@ class BatchContext:
         overdue = s.overdue_working_days if s.overdue_working_days is not None else 0
         return {"key": assignment.key, "title": assignment.title, "action": assignment.action, "due": assignment.due,
                 "overdue": overdue, "status_label": LABELS[assignment.status],
-                "leads": [self.name(c) for c in roles["lead"]], "supporting": [self.name(c) for c in roles["supporting"]]}
+                "leads": [self.name(c) for c in roles["lead"]], "supporting": [self.name(c) for c in roles["supporting"]],
+                "period": self.period_view(assignment)}
+
+    def period_view(self, assignment: Assignment) -> dict[str, Any] | None:
+        """An occurrence of a recurring report: its period, its data window and the schedule it belongs to."""
+        series = self.series.get(assignment.series_id) if assignment.series_id else None
+        if series is None:
+            return None
+        p = by_name(series.every, assignment.period, report_day=series.report_day, window=series.window,
+                    calendar=self.rules.calendar)
+        return {"label": p.label if p else assignment.period,
+                "window": (f"số liệu từ ngày {assignment.window_from:%d/%m/%Y} "
+                           f"đến ngày {assignment.window_to:%d/%m/%Y}"),
+                "schedule": schedule_text(series.every, series.report_day, series.window)}
 
     def signature(self, directive: Directive) -> dict[str, Any]:
         configured = directive.definition.get("signature")

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from models.lifecycle.deliveries import failures
 from models.errors import NotFound
 from models.lifecycle.status import LABELS, OPEN, WAITING, standing, waiting_for
-from models.store.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Notification
+from models.store.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Notification, Series
 from models.calendar.timerules import TimeRules
 
 
@@ -91,6 +91,10 @@ class StatusRow:
     due_in: int | None = None
     reported_on: date | None = None  # an agency's completion that waits for the coordinator's review
     unacknowledged: list[str] = field(default_factory=list)  # leads that took no action within ack_within
+    series: str | None = None  # an occurrence of a recurring report: the report's key, its period and data window
+    period: str | None = None
+    window_from: date | None = None
+    window_to: date | None = None
     # Who a message about this assignment did not reach (refused for good): agency, role, address, error, rung, on.
     unreachable: list[dict[str, Any]] = field(default_factory=list)
 
@@ -100,7 +104,7 @@ class StatusRow:
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
-        for name in ("due", "done_on", "evidence_on", "reported_on"):
+        for name in ("due", "done_on", "evidence_on", "reported_on", "window_from", "window_to"):
             data[name] = data[name].isoformat() if data[name] else None
         return data
 
@@ -118,6 +122,8 @@ def status_rows(session: Session, *, directive: Directive, now: datetime, rules:
     unreachable = unreachable_of(session, directive, roles)
     statuses = {a.key: a.status for a in assignments}
     silent = unacknowledged_leads(session, directive, assignments, roles, today=today, rules=rules)
+    series_keys = dict(session.exec(select(Series.id, Series.key).where(Series.directive_id == directive.id)).all()) \
+        if any(a.series_id for a in assignments) else {}
     rows = []
     for a in assignments:
         s = standing(status=a.status, due=a.due, done_on=a.done_on, today=today, calendar=rules.calendar)
@@ -144,9 +150,78 @@ def status_rows(session: Session, *, directive: Directive, now: datetime, rules:
                 reported_on=a.reported_on,
                 unacknowledged=silent.get(a.id, []),
                 unreachable=unreachable.get(a.id, []),
+                series=series_keys.get(a.series_id),
+                period=a.period,
+                window_from=a.window_from,
+                window_to=a.window_to,
             )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class SeriesRow:
+    """A recurring report as one line: its current occurrence, and how its periods went."""
+
+    key: str
+    title: str
+    every: str
+    report_day: int
+    window: str
+    status: str  # waiting | active | ended | cancelled
+    leads: list[str]
+    supporting: list[str]
+    current: StatusRow | None  # the latest period opened; None while the report waits for other steps
+    occurrences: list[StatusRow]
+    waiting_for: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Periods done on time, done late, and missing: past their due date and not done."""
+        flags = [r.flag for r in self.occurrences]
+        return {"on_time": flags.count("done_on_time"), "late": flags.count("done_late"),
+                "missing": flags.count("overdue")}
+
+    def as_json(self) -> dict[str, Any]:
+        data = self.current.as_json() if self.current else {
+            "due": None, "status": "waiting", "flag": "waiting", "overdue_working_days": None, "done_on": None}
+        data.update(key=self.key, title=self.title, every=self.every, report_day=self.report_day, window=self.window,
+                    series_status=self.status, leads=self.leads, supporting=self.supporting,
+                    current=self.current.period if self.current else None, **self.counts,
+                    waiting_for=self.waiting_for or data.get("waiting_for", []),
+                    occurrences=[{"period": r.period, "window_from": r.window_from.isoformat(),
+                                  "window_to": r.window_to.isoformat(), "due": r.due.isoformat(), "status": r.status,
+                                  "flag": r.flag, "done_on": r.done_on.isoformat() if r.done_on else None}
+                                 for r in self.occurrences])
+        return data
+
+
+def status_view(session: Session, *, directive: Directive, rows: list[StatusRow]) -> list[StatusRow | SeriesRow]:
+    """What `dondoc status` shows: each assignment as it is, each recurring report once, where it was defined."""
+    series = list(session.exec(select(Series).where(Series.directive_id == directive.id)).all())
+    if not series:
+        return list(rows)
+    by_key = {s.key: s for s in series}
+    grouped: dict[str, list[StatusRow]] = defaultdict(list)
+    for r in rows:
+        if r.series:
+            grouped[r.series].append(r)
+    plain = {r.key: r for r in rows if not r.series}
+    statuses = {k: r.status for k, r in plain.items()}
+    view: list[StatusRow | SeriesRow] = []
+    for item in directive.definition.get("assignments", []):
+        key = item.get("key")
+        if key in plain:
+            view.append(plain.pop(key))
+        elif key in by_key:
+            occurrences = sorted(grouped.get(key, []), key=lambda r: r.due)
+            s = by_key[key]
+            view.append(SeriesRow(key=key, title=item["title"], every=s.every, report_day=s.report_day,
+                                  window=s.window, status=s.status, leads=list(item.get("leads", [])),
+                                  supporting=list(item.get("supporting", [])),
+                                  current=occurrences[-1] if occurrences else None, occurrences=occurrences,
+                                  waiting_for=waiting_for(s.after, statuses) if s.status == WAITING else []))
+    return view + list(plain.values())
 
 
 # What counts as a lead's action on its assignment (Decree 30/2020/NĐ-CP, Art. 21: it took the document up).

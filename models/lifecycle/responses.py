@@ -6,9 +6,13 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationError, model_validator
 
-from models.definition.definition import Code, IsoDate, Key, Line, Text
+from models.definition.definition import Code, IsoDate, Line, Text
+
+# An assignment, or one period of a recurring report: monthly-report/2021-01, quarterly-report/2021-q1, yearly/2021.
+AssignmentRef = Annotated[str, StringConstraints(
+    pattern=r"^[a-z0-9][a-z0-9-]{0,63}(/[0-9]{4}(-(0[1-9]|1[0-2]|q[1-4]|h[12]))?)?$")]
 from models.errors import DefinitionError
 from models.definition.yamlsource import read_file, validation_problems
 
@@ -32,7 +36,7 @@ class Response(BaseModel):
 
     on: IsoDate
     at: Annotated[time, BeforeValidator(_clock)] = time(10, 0)
-    assignment: Key
+    assignment: AssignmentRef
     status: Literal["acknowledged", "in_progress", "done"] | None = None
     evidence: Line | None = None
     evidence_on: IsoDate | None = None
@@ -66,8 +70,16 @@ class Response(BaseModel):
         return datetime.combine(self.on, self.at, tzinfo=tz)
 
 
-def load_responses(path: Path, *, keys: set[str], start: date, until: date) -> list[Response]:
-    """Read and check a responses file: every problem named with its line; nothing is half-applied."""
+def load_responses(path: Path, *, keys: set[str], start: date, until: date,
+                   recurring: dict[str, str] | None = None) -> list[Response]:
+    """Read and check a responses file: every problem named with its line; nothing is half-applied.
+
+    ``recurring`` maps each recurring report's key to its ``every``: a row may name one of its periods.
+    """
+    from models.calendar.periods import by_name
+    from models.calendar.workdays import WorkCalendar
+
+    recurring = recurring or {}
     source, problems = read_file(path)
     items: list[Response] = []
     if source is not None:
@@ -82,7 +94,15 @@ def load_responses(path: Path, *, keys: set[str], start: date, until: date) -> l
                     problems += validation_problems(source, exc, prefix=[i])
                     continue
                 items.append(item)
-                if item.assignment not in keys:
+                base, _, period = item.assignment.partition("/")
+                if period and base in recurring:
+                    if by_name(recurring[base], period, report_day=28, window="nd09", calendar=WorkCalendar()) is None:
+                        problems.append(source.problem([i, "assignment"], f"{period!r} không phải là một kỳ của báo cáo "
+                                                                          f"{base!r} (every: {recurring[base]})"))
+                elif period:
+                    problems.append(source.problem([i, "assignment"], f"{base!r} không phải là báo cáo định kỳ; "
+                                                                      "chỉ báo cáo định kỳ mới ghi kỳ sau dấu /"))
+                elif item.assignment not in keys:
                     problems.append(source.problem([i, "assignment"], f"không có nhiệm vụ {item.assignment!r}"))
                 if not start <= item.on <= until:
                     problems.append(source.problem(
