@@ -239,3 +239,144 @@ def test_a_recurring_report_may_wait_for_a_step(engine, workspace):
         kinds = [e.kind for e in session.exec(select(Event).order_by(Event.id))]
         assert kinds.count("created") == 2 and "series" in kinds
     assert [r for r, _ in _pending(engine, "monthly-report/2021-03")][0] == "notice"
+
+
+def _played(engine, workspace) -> None:
+    """January done on time, February late, March missed, April open: the sweep opened each period."""
+    _launch(engine, workspace)
+    _sweep(engine, "2021-04-16")
+    with session_scope(engine) as session:
+        for key, day in (("monthly-report/2021-01", "2021-01-15"), ("monthly-report/2021-02", "2021-02-23")):
+            record_update(session, slug=SLUG, key=key, status="done", now=at(day), rules=RULES, actor="viettel",
+                          evidence="12/BC-VTLA")
+
+
+def test_every_message_about_a_period_states_its_data_window_and_the_notice_its_schedule(engine, workspace):
+    import email
+    from email.header import decode_header, make_header
+
+    from notifications.compose import compose
+    from notifications.context import BatchContext
+    from notifications.links import ReplyLinks
+
+    _launch(engine, workspace)
+    _sweep(engine, "2021-01-19")
+    with session_scope(engine) as session:
+        rows = session.exec(select(Notification).join(Assignment).where(
+            Assignment.key.in_(("monthly-report/2021-01", "monthly-report/2021-02")),
+            Notification.rung.in_(("notice", "reminder")))).all()
+        links = ReplyLinks(secret="test-secret-not-for-production", public_url="https://dondoc.example", days=30,
+                           rules=RULES)
+        batch = BatchContext(session, rows, now=at("2021-02-04", 8), rules=RULES, links=links)
+        mails = {}
+        for r in rows:
+            prepared = batch.prepare(r)
+            raw = compose(prepared, prepared.envelopes[0], mail_from="dondoc@longan.example.com", sender_name="dondoc",
+                          now=at("2021-02-04", 8), domain="longan.example.com")
+            mails[(r.rung, r.on)] = email.message_from_bytes(raw)
+    text = {k: next(p for p in m.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+            for k, m in mails.items()}
+    notice = text[("notice", date(2021, 1, 5))]
+    assert "Chế độ báo cáo: báo cáo định kỳ hằng tháng, trước ngày 18" in notice
+    assert "tháng 01/2021 (số liệu từ ngày 15/12/2020 đến ngày 14/01/2021)" in notice
+    february = text[("reminder", date(2021, 2, 4))]
+    assert "Kỳ báo cáo: tháng 02/2021 (số liệu từ ngày 15/01/2021 đến ngày 14/02/2021)" in february
+    subject = str(make_header(decode_header(mails[("reminder", date(2021, 2, 4))]["Subject"])))
+    assert "(tháng 02/2021)" in subject and "18/02/2021" in subject
+    assert mails[("reminder", date(2021, 2, 4))]["Message-ID"].startswith("<reminder.20210204.monthly-report.2021-02.")
+    # The reply link names the period, with its slash as "~", which no key may hold.
+    assert f"/phan-hoi/{SLUG}/monthly-report~2021-02?t=" in february
+
+
+def test_status_shows_one_row_per_report_with_its_periods(engine, workspace, monkeypatch, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from dondoc.cli import app
+    from models.lifecycle.queries import status_view
+
+    _played(engine, workspace)
+    with session_scope(engine) as session:
+        directive = get_directive(session, slug=SLUG)
+        view = status_view(session, directive=directive,
+                           rows=status_rows(session, directive=directive, now=at("2021-04-16"), rules=RULES))
+        report = view[1]
+        assert [type(v).__name__ for v in view] == ["StatusRow", "SeriesRow"]
+        assert report.current.period == "2021-04" and report.counts == {"on_time": 1, "late": 1, "missing": 1}
+    monkeypatch.setenv("DONDOC_DATABASE_URL", str(engine.url))
+    monkeypatch.setenv("DONDOC_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+    shown = runner.invoke(app, ["status", SLUG, "--now", "2021-04-16T10:00+07:00"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.count("monthly-report") == 1 and "kỳ 2021-04" in shown.output
+    assert "đúng hạn 1, trễ hạn 1, thiếu 1" in shown.output
+    detail = runner.invoke(app, ["status", SLUG, "--occurrences", "--now", "2021-04-16T10:00+07:00"])
+    assert detail.exit_code == 0 and all(p in detail.output for p in ("2021-01", "2021-02", "2021-03", "2021-04"))
+    assert "15/12/2020–14/01/2021" in detail.output and "Hoàn thành quá hạn" in detail.output
+    data = json.loads(runner.invoke(app, ["status", SLUG, "--json", "--now", "2021-04-16T10:00+07:00"]).output)
+    monthly = next(r for r in data if r["key"] == "monthly-report")
+    assert monthly["current"] == "2021-04" and (monthly["on_time"], monthly["late"], monthly["missing"]) == (1, 1, 1)
+    assert [set(o) for o in monthly["occurrences"]][0] >= {"period", "window_from", "window_to", "due", "status", "done_on"}
+    assert [(o["period"], o["status"], o["done_on"]) for o in monthly["occurrences"]] == [
+        ("2021-01", "done", "2021-01-15"), ("2021-02", "done", "2021-02-23"), ("2021-03", "assigned", None),
+        ("2021-04", "assigned", None)]
+    assert monthly["occurrences"][0]["window_from"] == "2020-12-15"
+
+
+def test_the_report_lists_each_period(engine, workspace, monkeypatch):
+    from notifications.report import build_report, to_markdown
+
+    _played(engine, workspace)
+    with session_scope(engine) as session:
+        report = build_report(session, slug=SLUG, now=at("2021-04-16"), rules=RULES, with_timeline=False)
+        text = to_markdown(report)
+    for period in ("tháng 01/2021", "tháng 02/2021", "tháng 03/2021", "tháng 04/2021"):
+        assert period in text
+
+
+def test_the_reply_page_and_the_command_line_work_per_period(engine, workspace, monkeypatch, tmp_path, prefect_server):
+    import html as htmlmod
+    import re
+    from urllib.parse import parse_qsl, urlsplit
+
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from dondoc.cli import app
+    from dondoc.web import create_app
+    from models.settings import get_settings
+    from notifications.links import ReplyLinks
+
+    _played(engine, workspace)
+    monkeypatch.setenv("DONDOC_DATABASE_URL", str(engine.url))
+    monkeypatch.setenv("DONDOC_SECRET_KEY", "test-secret-not-for-production")
+    monkeypatch.setenv("DONDOC_STATE_DIR", str(tmp_path / "state"))
+    now = at("2021-04-16")
+    client = TestClient(create_app(clock=lambda: now), follow_redirects=False)
+    with session_scope(engine) as session:
+        march = get_assignment(session, slug=SLUG, key="monthly-report/2021-03")[1]
+    links = ReplyLinks.from_settings(get_settings())
+    token, _ = links.token(assignment_id=march.id, agency="viettel", slug=SLUG, key=march.key, now=at("2021-03-11", 8))
+    url = urlsplit(links.page(SLUG, march.key, token))
+    assert url.path == f"/phan-hoi/{SLUG}/monthly-report~2021-03"
+    page = client.get(f"{url.path}?{url.query}")
+    assert page.status_code == 200 and "tháng 03/2021" in page.text
+    action = htmlmod.unescape(re.search(r'<form method="post" action="([^"]+)"', page.text).group(1))
+    assert urlsplit(action).path.startswith(f"/phan-hoi/{SLUG}/monthly-report~2021-03/")
+    # The token of March opens March only.
+    assert client.get(f"/phan-hoi/{SLUG}/monthly-report~2021-04?{url.query}").status_code == 403
+    done = client.post(f"/phan-hoi/{SLUG}/monthly-report~2021-03/hoan-thanh", params=dict(parse_qsl(urlsplit(action).query)),
+                       data={"number": "47/BC-VTLA", "document_date": "2021-04-15"})
+    assert done.status_code == 303 and "monthly-report~2021-03" in done.headers["location"]
+    runner = CliRunner()
+    recorded = runner.invoke(app, ["record", f"{SLUG}/monthly-report", "--status", "done", "--evidence", "66/BC-VTLA",
+                                   "--now", "2021-04-16T11:00+07:00"])
+    assert recorded.exit_code == 0, recorded.output
+    with session_scope(engine) as session:
+        statuses = {a.key: a.status for a in session.exec(select(Assignment).where(Assignment.series_id.is_not(None)))}
+    assert statuses == {"monthly-report/2021-01": "done", "monthly-report/2021-02": "done",
+                        "monthly-report/2021-03": "done", "monthly-report/2021-04": "done"}
+    unknown = runner.invoke(app, ["record", f"{SLUG}/monthly-report/2022-13", "--status", "done"])
+    assert unknown.exit_code == 2 and "Traceback" not in unknown.output
