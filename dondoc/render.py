@@ -116,14 +116,14 @@ def counts_text(counts: dict[str, int]) -> str:
 
 def _series_cells(row: SeriesRow) -> tuple:
     """A recurring report's one line: its current period, and how its periods went."""
-    schedule = f"{row.key} ↻\n{EVERY_WORDS[row.every]}, ngày {row.report_day}"
+    schedule = Text.assemble(plain(f"{row.key} ↻"), (f"\n{EVERY_WORDS[row.every]}, ngày {row.report_day}", "dim"))
     current = row.current
     if current is None:
-        return (plain(schedule), plain(", ".join(row.leads)), "",
+        return (schedule, plain(", ".join(row.leads)), "",
                 Text.assemble(SERIES_LABELS[row.status], *([("\n" + waiting_text(row.waiting_for), "dim")]
                                                            if row.waiting_for else [])),
                 Text(FLAG_LABELS["waiting"], style=STYLE["grey"]), "")
-    return (plain(schedule), plain(", ".join(current.leads)), due_text(current.due),
+    return (schedule, plain(", ".join(current.leads)), due_text(current.due),
             Text.assemble(f"kỳ {current.period}: {LABELS[current.status]}",
                           *([("\n" + SERIES_LABELS[row.status], "dim")] if row.status != "active" else [])),
             Text(f"{FLAG_LABELS[current.flag]}{days_text(current.overdue_working_days)}", style=STYLE[current.colour]),

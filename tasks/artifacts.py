@@ -113,7 +113,7 @@ def publish_brief(brief: dict) -> None:
         *[f"{i}. {step}" for i, step in enumerate(kind.checklist, 1)],
     ]
     create_markdown_artifact(
-        key=f"assignment-{brief['slug']}-{brief['key']}"[:120],
+        key=f"assignment-{brief['slug']}-{brief['key'].replace('/', '-')}"[:120],  # artifact keys: [a-z0-9-]
         markdown="\n".join(lines),
         description=f"{brief['key']} · {brief['number']}",
     )
