@@ -380,3 +380,10 @@ def test_the_reply_page_and_the_command_line_work_per_period(engine, workspace, 
                         "monthly-report/2021-03": "done", "monthly-report/2021-04": "done"}
     unknown = runner.invoke(app, ["record", f"{SLUG}/monthly-report/2022-13", "--status", "done"])
     assert unknown.exit_code == 2 and "Traceback" not in unknown.output
+
+
+def test_a_period_due_right_after_the_launch_gets_its_notice_without_a_due_soon_before_it(engine, workspace):
+    _launch(engine, workspace, day="2021-01-15")  # Friday; January is due Monday 18/01
+    rungs = _pending(engine, "monthly-report/2021-01")
+    assert rungs[0] == ("notice", date(2021, 1, 15)) and ("due-soon", date(2021, 1, 15)) not in rungs
+    assert ("overdue", date(2021, 1, 19)) in rungs

@@ -69,9 +69,15 @@ def plan(
         on = rules.calendar.add_working_days(rules.calendar.roll_forward(due), rung.offset)
         while on < today and rung.repeat:
             on = rules.calendar.add_working_days(on, rung.repeat)
+        if include_launch and on == today and rung.rung in BEFORE_DUE and _has_notice(ladder):
+            continue  # the notice that goes out now states the deadline; a "due soon" just before it would confuse
         if on >= today:
             planned.append(_planned(rung, on, rules.at_send_hour(on)))
     return sorted(planned, key=lambda p: (p.due_at, p.rung))
+
+
+def _has_notice(ladder: Sequence[RungDef]) -> bool:
+    return any(r.offset == "launch" for r in ladder)
 
 
 def next_occurrence(on: date, repeat: int, rules: TimeRules) -> tuple[date, datetime]:
