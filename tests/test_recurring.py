@@ -387,3 +387,21 @@ def test_a_period_due_right_after_the_launch_gets_its_notice_without_a_due_soon_
     rungs = _pending(engine, "monthly-report/2021-01")
     assert rungs[0] == ("notice", date(2021, 1, 15)) and ("due-soon", date(2021, 1, 15)) not in rungs
     assert ("overdue", date(2021, 1, 19)) in rungs
+
+
+def test_two_sweeps_at_once_open_each_period_once_on_either_database(database, workspace):
+    """Two sessions read the same due series; only the one that clears its instant first opens the period."""
+    engine = get_engine(database)
+    migrate.upgrade(engine)
+    _launch(engine, workspace)
+    with session_scope(engine) as first, session_scope(engine) as second:
+        seen = second.exec(select(Series)).one()  # the second sweep has read the series before the first commits
+        assert seen.next_opens_at is not None
+        assert open_due(first, now=at("2021-01-19", 7), rules=RULES, domain="localhost") == [
+            f"{SLUG}/monthly-report/2021-02"]
+        first.commit()
+        assert open_due(second, now=at("2021-01-19", 7), rules=RULES, domain="localhost") == []
+    with session_scope(engine) as session:
+        keys = session.exec(select(Assignment.key).where(Assignment.series_id.is_not(None))).all()
+        assert sorted(keys) == ["monthly-report/2021-01", "monthly-report/2021-02"]
+        assert session.exec(select(Series)).one().next_period == "2021-03"
