@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from models.calendar.periods import schedule_text
 from models.textcheck import shown
 from notifications.templating import environment
 
@@ -130,7 +131,8 @@ def _period_look(flag: str | None) -> dict[str, str]:
 
 def _recurring_lane(lane: Lane, *, y: float, x, start: date, end: date, edge: float) -> dict[str, Any]:
     """A recurring report's row: a mark per period (one due after the end sits in the right margin), a line from
-    each period done late to its completion, and the messages of every period, a second one on a day above the first (a third below the line)."""
+    each period done late to its completion, and the messages of every period: a second one on a day above the
+    first, a third below the line."""
     periods = []
     for p in sorted(lane.periods, key=lambda p: p.due):
         if p.due < start:
@@ -162,7 +164,6 @@ def lanes_from_db(session, directive, *, until, rules) -> tuple[list[Lane], date
     first period stands (all its periods and their messages on it); and the closing day."""
     from sqlmodel import select
 
-    from models.calendar.periods import schedule_text
     from models.lifecycle.queries import agency_map, events_of, status_rows
     from models.store.tables import Assignment, Notification, Series
 
@@ -190,19 +191,19 @@ def lanes_from_db(session, directive, *, until, rules) -> tuple[list[Lane], date
                               colour=r.colour, done_on=r.done_on, earlier_dues=earlier.get(r.key, []),
                               marks=marks.get(r.key, [])))
         elif r is occurrences[r.series][0]:
-            lanes.append(_recurring(series[r.series], occurrences[r.series], names, marks, earlier, schedule_text))
-    titles = {a.get("key"): a.get("title", "") for a in directive.definition.get("assignments", [])}
+            lanes.append(_recurring(series[r.series], occurrences[r.series], names, marks, earlier))
+    defined = {a.get("key"): a for a in directive.definition.get("assignments", [])}
     for key, s in series.items():  # still waiting for a step: no period yet
         if key not in occurrences:
-            leads = next((a.get("leads", []) for a in directive.definition.get("assignments", []) if a.get("key") == key), [])
-            lanes.append(Lane(key=key, title=titles.get(key, ""), leads=", ".join(names.get(c, c) for c in leads),
-                              due=None, colour="grey", recurring=True,
+            item = defined.get(key, {})
+            lanes.append(Lane(key=key, title=item.get("title", ""), due=None, colour="grey", recurring=True,
+                              leads=", ".join(names.get(c, c) for c in item.get("leads", [])),
                               schedule=schedule_text(s.every, s.report_day, s.window)))
     closed_on = rules.today(directive.closed_at) if directive.closed_at else None
     return lanes, closed_on
 
 
-def _recurring(series, rows, names, marks, earlier, schedule_text) -> Lane:
+def _recurring(series, rows, names, marks, earlier) -> Lane:
     """A recurring report's lane from its occurrences' rows: red while a period is missing, else the latest's colour;
     once the report has ended with every period closed, its line stops at the last of them."""
     rows = sorted(rows, key=lambda r: r.due)
