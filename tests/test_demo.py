@@ -89,7 +89,11 @@ def test_the_demo_passes_while_every_core_is_busy_and_leaves_its_runs_for_the_ui
     assert [m for m in range(1, 5) if by_key[f"vnpt-monthly/2021-0{m}"][1] > by_key[f"vnpt-monthly/2021-0{m}"][2]] == [2]
     assert by_key["mobifone-monthly/2021-03"][0] == "assigned" and by_key["mobifone-monthly/2021-04"][0] == "done"
     assert late > 3  # the missed March is still chased up the ladder while April is reported
-    assert "summary" in (second / "timeline.svg").read_text(encoding="utf-8")
+    process_svg = (second / "timeline.svg").read_text(encoding="utf-8")
+    assert "summary" in process_svg
+    # Each operator's monthly report is one row, with a mark per period (issue 13).
+    assert process_svg.count('<g class="recurring">') == 3 and "viettel-monthly ↻" in process_svg
+    assert "viettel-monthly/" not in process_svg and 'data-period="2021-03"' in process_svg
     svg = (output / "timeline.svg").read_text(encoding="utf-8")
     assert svg.startswith("<svg") and "industrial-park-access" in svg and "kết thúc" in svg
     assert "G = giao nhiệm vụ" in svg and "= notice" not in svg  # a Vietnamese legend

@@ -405,3 +405,74 @@ def test_two_sweeps_at_once_open_each_period_once_on_either_database(database, w
         keys = session.exec(select(Assignment.key).where(Assignment.series_id.is_not(None))).all()
         assert sorted(keys) == ["monthly-report/2021-01", "monthly-report/2021-02"]
         assert session.exec(select(Series)).one().next_period == "2021-03"
+
+
+def _deliver(engine, now: datetime) -> None:
+    """What the dispatcher records once the mail server took the due messages (the outbox's own functions)."""
+    from notifications.outbox import claim, load, mark_sent
+
+    with session_scope(engine) as session:
+        for row in load(session, claim(session, now=now, limit=100, worker="t", stamp=now, lease=60)):
+            mark_sent(session, row, now=now, recipients={}, rules=RULES, domain="localhost")
+
+
+def test_the_timeline_draws_one_row_per_recurring_report_with_a_mark_per_period(engine, workspace):
+    """January done on time, February late, March missing, April not yet due: one row, four period marks."""
+    import re
+    from datetime import timedelta
+
+    from notifications.timeline import PERIOD_STYLE, lanes_from_db, timeline_svg
+
+    hostile = "Báo cáo tình hình phát triển hạ tầng viễn thông <img src=x onerror=alert(1)>"
+    _launch(engine, workspace, DIRECTIVE.replace("Báo cáo tình hình phát triển hạ tầng viễn thông", hostile))
+    updates = {date(2021, 1, 15): "monthly-report/2021-01", date(2021, 2, 22): "monthly-report/2021-02"}
+    day = date(2021, 1, 5)
+    while day <= date(2021, 3, 25):  # the sweep and the dispatcher each morning, the reports as they come
+        if CAL.is_working_day(day):
+            _sweep(engine, day.isoformat())
+            _deliver(engine, at(day.isoformat(), 8))
+        if day in updates:
+            with session_scope(engine) as session:
+                record_update(session, slug=SLUG, key=updates[day], status="done", now=at(day.isoformat(), 10),
+                              rules=RULES, actor="viettel")
+        day += timedelta(days=1)
+    start, end = date(2021, 1, 5), date(2021, 3, 25)
+    with session_scope(engine) as session:
+        lanes, _ = lanes_from_db(session, get_directive(session, slug=SLUG), until=at("2021-03-25", 18), rules=RULES)
+        sent = session.exec(select(Notification.rung, Assignment.period).join(Assignment)
+                            .where(Notification.state == "sent", Assignment.series_id.is_not(None))).all()
+    assert [(lane.key, lane.recurring) for lane in lanes] == [("plan", False), ("monthly-report", True)]
+    assert [(p.name, p.flag) for p in lanes[1].periods] == [
+        ("2021-01", "done_on_time"), ("2021-02", "done_late"), ("2021-03", "overdue"), ("2021-04", "not_started")]
+    assert len(lanes[1].marks) == len(sent) >= 8
+    assert {p for _, _, p in lanes[1].marks} == {"2021-01", "2021-02", "2021-03"}
+    svg = timeline_svg(title="t", start=start, end=end, lanes=lanes, days_off=[])
+
+    row = svg[svg.index('<g class="recurring">'):]
+    row = row[:row.index("\n</g>\n")]
+    assert svg.count('<g class="recurring">') == 1 and "monthly-report ↻" in row and "monthly-report/" not in svg
+    periods = re.findall(r'<g class="period ([a-z-]+)" data-period="([^"]+)"><title>([^<]+)</title><path [^>]*'
+                         r'fill="([^"]+)"', row)
+    assert periods == [
+        ("done-on-time", "2021-01", "kỳ 2021-01: hoàn thành đúng hạn (hạn 18/01/2021, hoàn thành 15/01/2021)",
+         PERIOD_STYLE["done_on_time"][1]),
+        ("done-late", "2021-02", "kỳ 2021-02: hoàn thành quá hạn (hạn 18/02/2021, hoàn thành 22/02/2021)",
+         PERIOD_STYLE["done_late"][1]),
+        ("overdue", "2021-03", "kỳ 2021-03: quá hạn (hạn 18/03/2021)", PERIOD_STYLE["overdue"][1]),
+        ("not-due", "2021-04", "kỳ 2021-04: chưa đến hạn (hạn 19/04/2021)", "#ffffff"),  # in the right margin
+    ]
+    assert PERIOD_STYLE["done_on_time"][1] == "#43a047" and PERIOD_STYLE["done_late"][1] == "#fb8c00" \
+        and PERIOD_STYLE["overdue"][1] == "#e53935"
+    assert row.count("— kỳ 2021-0") == len(sent)  # every message of every period, each naming its period
+    assert "nhắc hạn" in row and "quá hạn" in row
+    assert "<img" not in svg and "&lt;img src=x onerror=alert(1)&gt;" in row  # the title in the label's hover text
+    assert "↻ kỳ báo cáo:" in svg and svg.count('class="period ') == 4 + 6  # and the legend's row
+
+    # The one-shot row is drawn exactly as in a timeline without a recurring report, which has no legend row for them.
+    alone = timeline_svg(title="t", start=start, end=end, lanes=lanes[:1], days_off=[])
+    block = alone[alone.index("\n<g>\n"):alone.index("\n</g>\n") + 6]
+    assert block in svg and "class=" not in block and "kỳ báo cáo" not in alone
+    assert (lanes[0].due, lanes[0].periods, lanes[0].schedule) == (date(2021, 3, 31), [], "")
+    assert lanes[0].marks and all(len(m) == 2 for m in lanes[0].marks)  # (day, rung), as before
+    heights = [int(re.search(r'height="(\d+)"', text).group(1)) for text in (svg, alone)]
+    assert heights[0] - heights[1] == 46 + 18  # a row, and the legend's row
