@@ -85,11 +85,28 @@ class AgencyDef(_Strict):
     head: HeadDef
 
 
+class RatingDef(_Strict):
+    """One class of the agency rating scale: a completion rate of at least ``min`` earns ``name``."""
+
+    min: Annotated[float, Field(ge=0, le=1)]
+    name: Line
+
+
 class RegistryDef(_Strict):
     registry: Key
     title: Line
     provincial_office: Code | None = None
+    ratings: list[RatingDef] = Field(default_factory=list)  # highest first; none: the default scale (models/oversight)
     agencies: list[AgencyDef] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ratings_descend(self) -> RegistryDef:
+        floors = [r.min for r in self.ratings]
+        if floors != sorted(set(floors), reverse=True):
+            raise ValueError("ratings: các mức xếp loại phải theo thứ tự min giảm dần, không trùng nhau")
+        if self.ratings and floors[-1] != 0:
+            raise ValueError("ratings: mức cuối cùng phải có min: 0, để cơ quan nào cũng được xếp loại")
+        return self
 
 
 class AssignmentDef(_Strict):

@@ -45,6 +45,7 @@ def upsert_registry(session: Session, *, registry: RegistryDef, source: str, now
     row = session.get(Registry, registry.registry) or Registry(name=registry.registry, title=registry.title)
     row.title = registry.title
     row.provincial_office = registry.provincial_office
+    row.ratings = [r.model_dump() for r in registry.ratings]
     row.source = source
     row.loaded_at = now
     session.add(row)

@@ -35,6 +35,8 @@ class Registry(_Table, table=True):
     provincial_office: str | None = Field(default=None, max_length=32)
     source: str = ""
     loaded_at: datetime = _instant()
+    # The rating scale of agency scorecards: [{"min": 0.9, "name": "…"}, …], highest first; [] for the default.
+    ratings: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
 
 
 class Agency(_Table, table=True):
@@ -201,6 +203,18 @@ class ExtensionRequest(_Table, table=True):
     decided_at: datetime | None = _instant(default=None)
     decided_by: str | None = Field(default=None, max_length=200)
     decision_reason: str | None = None
+
+
+class Outlet(_Table, table=True):
+    """How far an outside consumer of the audit trail has read it: the last event id it has taken.
+
+    The audit trail (``event``) is append-only and is the truth; an outlet (the Prefect event feed) reads
+    it in order from its cursor, so nothing is sent twice or skipped, whichever process sends.
+    """
+
+    name: str = Field(primary_key=True, max_length=32)
+    last_event_id: int = 0
+    updated_at: datetime = _instant()
 
 
 class ClockLease(_Table, table=True):
