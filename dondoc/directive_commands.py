@@ -154,7 +154,7 @@ def status(
 
 @app.command()
 def record(
-    target: Annotated[str, typer.Argument(metavar="SLUG/KEY", help="Nhiệm vụ, ví dụ 2550-stttt-bctt/permit-review.")],
+    target: Annotated[str, typer.Argument(metavar="SLUG/KEY[/KỲ]", help="Nhiệm vụ, ví dụ 2550-stttt-bctt/permit-review; một kỳ của báo cáo định kỳ: 45-kh-ubnd/vnpt-monthly/2021-02 (không ghi kỳ: kỳ cũ nhất còn mở).")],
     status_: Annotated[Reported, typer.Option("--status", help="acknowledged (đã tiếp nhận), in_progress (đang thực hiện) hoặc done (hoàn thành).")],
     evidence: Annotated[str | None, typer.Option("--evidence", help="Số, ký hiệu văn bản báo cáo kết quả, ví dụ 15/SXD-QLXD.")] = None,
     evidence_date: Annotated[str | None, typer.Option("--evidence-date", help="Ngày của văn bản báo cáo (YYYY-MM-DD). Mặc định: ngày ghi nhận.")] = None,
@@ -187,7 +187,7 @@ def record(
 
 @app.command()
 def extend(
-    target: Annotated[str, typer.Argument(metavar="SLUG/KEY", help="Nhiệm vụ cần gia hạn.")],
+    target: Annotated[str, typer.Argument(metavar="SLUG/KEY[/KỲ]", help="Nhiệm vụ (hoặc một kỳ báo cáo) cần gia hạn.")],
     reason: Annotated[str, typer.Option("--reason", help="Lý do của quyết định.")],
     until: Annotated[str | None, typer.Option("--until", help="Hạn mới (YYYY-MM-DD); rơi vào ngày nghỉ thì chuyển sang ngày làm việc kế tiếp. Bỏ trống: ngày cơ quan đề nghị.")] = None,
     reject: Annotated[bool, typer.Option("--reject", help="Không đồng ý đề nghị gia hạn đang chờ.")] = False,
@@ -220,7 +220,7 @@ def extend(
 
 @app.command()
 def review(
-    target: Annotated[str, typer.Argument(metavar="SLUG/KEY", help="Nhiệm vụ có kết quả đang chờ xác nhận.")],
+    target: Annotated[str, typer.Argument(metavar="SLUG/KEY[/KỲ]", help="Nhiệm vụ (hoặc một kỳ báo cáo) có kết quả đang chờ xác nhận.")],
     accept: Annotated[bool, typer.Option("--accept", help="Xác nhận hoàn thành; tính đúng hạn hay chậm theo ngày cơ quan báo cáo.")] = False,
     return_: Annotated[bool, typer.Option("--return", help="Trả lại, yêu cầu bổ sung (cần --reason).")] = False,
     reason: Annotated[str | None, typer.Option("--reason", help="Lý do trả lại, yêu cầu bổ sung.")] = None,
@@ -267,7 +267,7 @@ def review(
 
 @app.command()
 def reassign(
-    target: Annotated[str, typer.Argument(metavar="SLUG/KEY", help="Nhiệm vụ cần giao lại.")],
+    target: Annotated[str, typer.Argument(metavar="SLUG/KEY[/KỲ]", help="Nhiệm vụ (hoặc một kỳ báo cáo) cần giao lại.")],
     reason: Annotated[str, typer.Option("--reason", help="Lý do của quyết định.")],
     leads: Annotated[str | None, typer.Option("--leads", help="Mã các đơn vị chủ trì mới, cách nhau bằng dấu phẩy, ví dụ sct,bqlkkt.")] = None,
     supporting: Annotated[str | None, typer.Option("--supporting", help="Mã các đơn vị phối hợp; bỏ trống thì giữ nguyên.")] = None,

@@ -33,8 +33,9 @@ def parse_date(text: str | None, option: str) -> date | None:
 
 
 def split_target(target: str) -> tuple[str, str]:
-    """``SLUG/KEY`` → (slug, key)."""
+    """``SLUG/KEY`` → (slug, key); ``SLUG/KEY/PERIOD`` names one period of a recurring report (key ``KEY/PERIOD``)."""
     slug, sep, key = target.strip().partition("/")
-    if not sep or not slug or not key or "/" in key:
-        raise InputError(f"{target!r}: cần dạng SLUG/KEY, ví dụ 2550-stttt-bctt/permit-review")
+    if not sep or not slug or not key or key.count("/") > 1 or "" in key.split("/"):
+        raise InputError(f"{target!r}: cần dạng SLUG/KEY hoặc SLUG/KEY/KỲ, ví dụ 2550-stttt-bctt/permit-review "
+                         "hoặc 45-kh-ubnd/vnpt-monthly/2021-02")
     return slug, key

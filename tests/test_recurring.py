@@ -371,15 +371,18 @@ def test_the_reply_page_and_the_command_line_work_per_period(engine, workspace, 
                        data={"number": "47/BC-VTLA", "document_date": "2021-04-15"})
     assert done.status_code == 303 and "monthly-report~2021-03" in done.headers["location"]
     runner = CliRunner()
-    recorded = runner.invoke(app, ["record", f"{SLUG}/monthly-report", "--status", "done", "--evidence", "66/BC-VTLA",
-                                   "--now", "2021-04-16T11:00+07:00"])
+    recorded = runner.invoke(app, ["record", f"{SLUG}/monthly-report/2021-04", "--status", "done", "--evidence",
+                                   "66/BC-VTLA", "--now", "2021-04-16T11:00+07:00"])
     assert recorded.exit_code == 0, recorded.output
+    none_open = runner.invoke(app, ["record", f"{SLUG}/monthly-report", "--status", "done",
+                                    "--now", "2021-04-16T11:30+07:00"])
+    assert none_open.exit_code == 1 and "không có kỳ nào đang mở" in none_open.output, none_open.output  # NotFound
     with session_scope(engine) as session:
         statuses = {a.key: a.status for a in session.exec(select(Assignment).where(Assignment.series_id.is_not(None)))}
     assert statuses == {"monthly-report/2021-01": "done", "monthly-report/2021-02": "done",
                         "monthly-report/2021-03": "done", "monthly-report/2021-04": "done"}
     unknown = runner.invoke(app, ["record", f"{SLUG}/monthly-report/2022-13", "--status", "done"])
-    assert unknown.exit_code == 2 and "Traceback" not in unknown.output
+    assert unknown.exit_code == 1 and "2022-13" in unknown.output and "Traceback" not in unknown.output
 
 
 def test_a_period_due_right_after_the_launch_gets_its_notice_without_a_due_soon_before_it(engine, workspace):

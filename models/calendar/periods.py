@@ -155,3 +155,34 @@ def schedule_text(every: str, report_day: int, window: str = "nd09") -> str:
     if window == "nd09":
         return text
     return text + (" của tháng sau kỳ báo cáo" if every == "month" else " của tháng đầu kỳ sau")
+
+
+def span_of(name: str) -> tuple[date, date] | None:
+    """The calendar dates a period name covers, for reports over a period: 2021-01 (a month), 2021-q1 (a quarter),
+    2021-h1 (a half-year), 2021 (a year); None when ``name`` names none."""
+    name = name.strip().lower()
+    for every, prefix in (("month", ""), ("quarter", "q"), ("half-year", "h")):
+        head, sep, tail = name.partition("-")
+        if sep and head.isdigit() and len(head) == 4 and tail.startswith(prefix) and tail[len(prefix):].isdigit() \
+                and (prefix or len(tail) == 2):
+            number, span = int(tail[len(prefix):]), _MONTHS[every]
+            if not 1 <= number <= _PER_YEAR[every] or not 1 <= int(head):
+                return None
+            first = date(int(head), (number - 1) * span + 1, 1)
+            return first, _last_day(int(head), number * span)
+    if name.isdigit() and len(name) == 4 and int(name) >= 1:
+        return date(int(name), 1, 1), date(int(name), 12, 31)
+    return None
+
+
+def span_label(name: str) -> str:
+    """A period name as a report's title says it: tháng 01/2021, quý I năm 2021, 6 tháng đầu năm 2021, năm 2021."""
+    name = name.strip().lower()
+    head, _, tail = name.partition("-")
+    if not tail:
+        return f"năm {head}"
+    if tail.startswith("q"):
+        return f"quý {('I', 'II', 'III', 'IV')[int(tail[1:]) - 1]} năm {head}"
+    if tail.startswith("h"):
+        return f"6 tháng {'đầu' if tail == 'h1' else 'cuối'} năm {head}"
+    return f"tháng {tail}/{head}"

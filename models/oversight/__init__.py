@@ -1,0 +1,1 @@
+"""What supervisors read: assignments as of a date, agency scorecards and their ratings."""
