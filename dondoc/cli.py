@@ -9,7 +9,7 @@ import os
 # deliberately in the environment is still honoured.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from dondoc import db_commands, directive_commands, letter_commands, outbox_commands  # noqa: F401  (they register their commands)
+from dondoc import db_commands, directive_commands, letter_commands, outbox_commands, oversight_commands  # noqa: F401  (they register their commands)
 from dondoc.app import app
 
 

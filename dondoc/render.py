@@ -162,5 +162,34 @@ def directives_table(items: list[tuple[Directive, list[StatusRow]]]) -> Table:
     return table
 
 
+SCORE_HEADERS = ("Hạng", "Cơ quan", "Được giao", "Đúng hạn", "Trễ hạn", "Trong hạn", "Quá hạn", "Tỷ lệ",
+                 "Trễ TB", "Chưa tiếp nhận", "Gia hạn (xin/được)", "Trả lại", "Xếp loại")
+
+
+def percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%".replace(".", ",")
+
+
+def scorecard_table(found, name: str | None, today) -> Table:
+    """The agencies' scorecard (`dondoc scorecard`): one row per lead agency, ranked."""
+    start, end = found.span
+    t = found.totals
+    table = Table(title=f"Đánh giá thực hiện nhiệm vụ {('kỳ ' + name) if name else ''} "
+                        f"(hạn từ {start:%d/%m/%Y} đến {end:%d/%m/%Y})",
+                  caption=f"Tính đến {today:%d/%m/%Y}. {t['assigned']} nhiệm vụ: đúng hạn {t['on_time']}, trễ hạn "
+                          f"{t['late']}, trong hạn {t['open_in_time']}, quá hạn {t['open_overdue']}, dừng theo dõi "
+                          f"{t['cancelled']}. Tỷ lệ = hoàn thành đúng hạn ÷ đã đến hạn; trễ TB: ngày làm việc.",
+                  title_justify="left", caption_justify="left")
+    for header in SCORE_HEADERS:
+        table.add_column(header, overflow="fold", justify="right" if header not in ("Cơ quan", "Xếp loại") else "left")
+    for r in found.rows:
+        late = "" if r.avg_days_late is None else f"{r.avg_days_late:.1f}".replace(".", ",")
+        table.add_row(str(r.rank), plain(f"{r.name} ({r.agency})"), str(r.assigned), str(r.on_time), str(r.late),
+                      str(r.open_in_time), Text(str(r.open_overdue), style="bold red" if r.open_overdue else ""),
+                      percent(r.completion_rate), late, str(r.unacknowledged),
+                      f"{r.extensions_asked}/{r.extensions_granted}", str(r.returned), plain(r.rating))
+    return table
+
+
 def local_time(value: datetime, tz: ZoneInfo) -> str:
     return f"{value.astimezone(tz):%d/%m/%Y %H:%M}"

@@ -81,6 +81,8 @@ READ_ONLY = {
     "outbox": (["outbox", SLUG], "<notice.20201130.permit-review", set()),
     "outbox-state": (["outbox", "--state", "pending", "--json"], '"state": "pending"', set()),
     "extensions": (["extensions"], "Chờ Bộ công bố danh sách 5G", set()),
+    "scorecard": (["scorecard", "--period", "2021-01", "--json", "--now", "2021-02-01"], '"agency": "stttt"',
+                  {"holidays"}),
 }
 
 
