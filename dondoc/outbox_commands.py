@@ -98,7 +98,7 @@ def outbox(
     with transaction(settings) as session:
         query = (
             select(Notification, Assignment.key, Directive.slug)
-            .join(Directive, Directive.id == Notification.directive_id)
+            .join(Directive, Directive.id == Notification.directive_id, isouter=True)  # a digest: every directive
             .join(Assignment, Assignment.id == Notification.assignment_id, isouter=True)
             .order_by(Notification.due_at, Notification.id)
         )

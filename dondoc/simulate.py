@@ -137,7 +137,7 @@ def timeline_of(maildir: Path) -> list[dict[str, Any]]:
         rows.append({
             "date": message["Date"].datetime.isoformat(),
             "rung": str(message["X-Dondoc-Rung"]),
-            "directive": str(message["X-Dondoc-Directive"]),
+            "directive": str(message["X-Dondoc-Directive"]) if message["X-Dondoc-Directive"] else None,  # a digest: all
             "assignment": str(message["X-Dondoc-Assignment"]) if message["X-Dondoc-Assignment"] else None,
             "to": [a.addr_spec for a in message["To"].addresses],
             "cc": [a.addr_spec for a in message["Cc"].addresses] if message["Cc"] else [],

@@ -88,7 +88,8 @@ def compose(prepared: Prepared, envelope: Envelope, *, mail_from: str, sender_na
     msg["Message-ID"] = _OneLine(one_line(envelope.message_id))
     msg["Auto-Submitted"] = "auto-generated"
     msg["MIME-Version"] = "1.0"  # once: the parts above were built without theirs
-    msg["X-Dondoc-Directive"] = _OneLine(one_line(prepared.slug))
+    if prepared.slug:  # a coordinator's digest is about all its directives
+        msg["X-Dondoc-Directive"] = _OneLine(one_line(prepared.slug))
     if prepared.assignment_key:
         msg["X-Dondoc-Assignment"] = _OneLine(one_line(prepared.assignment_key))
     msg["X-Dondoc-Rung"] = _OneLine(one_line(prepared.rung))

@@ -56,7 +56,7 @@ class BatchContext:
                  links: LinkMaker | None = None):
         self.session, self.now, self.rules, self.links = session, now, rules, links
         self.today = rules.today(now)
-        directive_ids = {r.directive_id for r in rows}
+        directive_ids = {r.directive_id for r in rows if r.directive_id is not None}
         assignment_ids = {r.assignment_id for r in rows if r.assignment_id}
         self.directives = {d.id: d for d in session.exec(select(Directive).where(Directive.id.in_(directive_ids))).all()}
         self.assignments = {a.id: a for a in session.exec(select(Assignment).where(Assignment.id.in_(assignment_ids))).all()}
@@ -86,6 +86,8 @@ class BatchContext:
         self._participants: dict[int, tuple[str, ...]] = {}
 
     def prepare(self, row: Notification) -> Prepared:
+        if row.directive_id is None:  # a coordinator's daily digest: all the directives it issued
+            return self.prepare_digest(row)
         directive = self.directives[row.directive_id]
         assignment = self.assignments.get(row.assignment_id) if row.assignment_id else None
         roles = self.roles.get(assignment.id, {"lead": [], "supporting": []}) if assignment else {"lead": [], "supporting": []}
@@ -143,8 +145,6 @@ class BatchContext:
                                  "evidence_on": assignment.evidence_on if assignment else None}
         if row.template == "extension-decision":
             context["decision"] = {**row.payload, "previous_date": _date(row.payload.get("previous"))}
-        if row.template == "digest":
-            context["digest"] = self.digest(directive, row)
         if row.template == "closed":
             context["closing"] = self.closing(directive)
         calendar = None
@@ -224,37 +224,54 @@ class BatchContext:
                                                  f" ({waiting_text(r.waiting_for)})" if r.waiting_for else ""),
                  "flag": r.flag, "colour": COLOURS[r.colour], "evidence": r.evidence} for r in rows]
 
-    def digest(self, directive: Directive, row: Notification) -> dict[str, Any]:
-        rows = self.rows_view(directive)
-        last = self.session.exec(
-            select(Notification.sent_at)
-            .where(Notification.directive_id == directive.id, Notification.rung == "digest",
-                   Notification.state == "sent", Notification.id != row.id)
-            .order_by(Notification.sent_at.desc())
-        ).first()
-        since = last or directive.launched_at
-        events = self.session.exec(
-            select(Event, Assignment.key)
-            .join(Assignment, Event.assignment_id == Assignment.id, isouter=True)
-            .where(Event.directive_id == directive.id, Event.at > since, Event.at <= self.now)
-            .order_by(Event.at, Event.id)
-        ).all()
-        failed_rows = self.session.exec(
-            select(Notification, Assignment.key)
-            .join(Assignment, Notification.assignment_id == Assignment.id, isouter=True)
-            .where(Notification.directive_id == directive.id, Notification.state == "failed")
-            .order_by(Notification.due_at, Notification.id)
-        ).all()
-        return {
-            "counts": tally([r["flag"] for r in rows]),
-            "rows": rows,
-            "changes": [{"at": f"{e.at.astimezone(self.rules.tz):%d/%m %H:%M}", "actor": e.actor,
-                         "text": describe_event(e, key)} for e, key in events],
-            "failures": [{"rung": RUNG_LABELS.get(n.rung, n.rung), "key": key or "-", "error": self.undelivered(n)}
-                         for n, key in failed_rows],
-            "requests": [{"key": r.key, "agency": self.name(r.agency), "until": r.until, "reason": r.reason}
-                         for r in pending_requests(self.session, directive_id=directive.id)],
+    def prepare_digest(self, row: Notification) -> Prepared:
+        """One coordinator's digest: what agencies did, what waits on it, what is overdue or due this week, what
+        did not arrive, and the year's figures by agency (the scorecard's own function)."""
+        from models.oversight.digest import gather, last_digest
+        from models.oversight.figures import figures
+
+        issuer = row.payload["issuer"]
+        agency = self.agencies.get(issuer)
+        scope = Scope(issuer=issuer, provincial_office=None)
+        to, cc = split_to_cc(resolve(row.to_audience, scope, self.agencies), resolve(row.cc_audience, scope, self.agencies))
+        found = gather(self.session, issuer, since=last_digest(self.session, issuer), now=self.now, rules=self.rules)
+        year = (date(self.today.year, 1, 1), date(self.today.year, 12, 31))
+        scores = figures(self.session, span=year, now=self.now, rules=self.rules, issuer=issuer)
+        name = agency.name if agency else issuer
+        context = {
+            "directive": {"issuer_name": name, "issuer_email": agency.email if agency else "", "number": None,
+                          "slug": None},
+            "assignment": None,
+            "addressees": [p.name for p in to],
+            "you": _you(to),
+            "today": self.today,
+            "signature": {"authority": None, "title": "HỆ THỐNG THEO DÕI, ĐÔN ĐỐC NHIỆM VỤ", "name": ""},
+            "history": [], "steps": [], "link": None, "copy": None,
+            "digest": {
+                "since": found.since.astimezone(self.rules.tz) if found.since else None,
+                "directives": found.directives,
+                "totals": scores.totals,
+                "year": self.today.year,
+                "agencies": [{"name": r.name, "on_time": r.on_time, "late": r.late, "open_in_time": r.open_in_time,
+                              "open_overdue": r.open_overdue, "rate": r.completion_rate, "rating": r.rating}
+                             for r in scores.rows if r.open_overdue or r.late][:15],
+                "changes": [{"at": f"{c['event'].at.astimezone(self.rules.tz):%d/%m %H:%M}", "number": c["number"],
+                             "actor": self.name(c["event"].actor) if c["event"].actor in self.agencies else c["event"].actor,
+                             "text": describe_event(c["event"], c["key"])} for c in found.changes],
+                "more_changes": found.more_changes,
+                "waiting": [{**w, "leads": [self.name(c) for c in w["leads"]]} for w in found.waiting],
+                "overdue": [{**o, "leads": [self.name(c) for c in o["leads"]]} for o in found.overdue],
+                "more_overdue": found.more_overdue,
+                "due_this_week": [{**d, "leads": [self.name(c) for c in d["leads"]]} for d in found.due_this_week],
+                "more_due": found.more_due,
+                "failures": [{"rung": RUNG_LABELS.get(f["row"].rung, f["row"].rung), "number": f["number"],
+                              "key": f["key"] or "-", "error": self.undelivered(f["row"])} for f in found.failures],
+            },
         }
+        envelopes = split(to, cc, leads=[], key=row.key, message_id=row.message_id, earlier=earlier(row.recipients))
+        return Prepared(row_id=row.id, message_id=row.message_id, key=row.key, rung=row.rung, template=row.template,
+                        slug="", assignment_key=None, to=to, cc=cc, context=context, envelopes=envelopes,
+                        settled=earlier(row.recipients))
 
     def undelivered(self, row: Notification) -> str:
         """Who a failed row did not reach, by name and address, with the server's reply."""

@@ -346,7 +346,7 @@ def test_each_header_is_written_once_and_identifiers_are_never_folded(database, 
                 if value is not None:
                     assert value == value.strip() and "\n" not in value, (name, value)
             ids.add(parsed["Message-ID"])
-        assert parsed["X-Dondoc-Directive"] == slug
+        assert parsed["X-Dondoc-Directive"] == (None if parsed["X-Dondoc-Rung"] == "digest" else slug)
         assert f"\r\nMessage-ID: <" in data.decode("ascii", "replace")
     row = next(r for r in rows(rung="notice") if f"/{key}/" in r.key)
     assert len(row.message_id) > 200

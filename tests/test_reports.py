@@ -93,22 +93,22 @@ def test_markdown_report_follows_decree_30(campaign, tmp_path):
     assert "Tổng số nhiệm vụ: **5**" in text
 
 
-def test_report_counts_match_the_digest_and_the_artifact(campaign, tmp_path):
-    from notifications.report import build_report
+def test_the_coordinators_digest_counts_with_the_scorecards_function(campaign, tmp_path):
+    from datetime import date
 
+    from models.oversight.figures import figures
     from notifications.context import BatchContext
 
     now = datetime(2021, 1, 20, 9, tzinfo=TZ)
     with transaction() as session:
-        report = build_report(session, slug=SLUG, now=now, rules=TimeRules(), with_timeline=False)
-        directive_id = session.exec(select(Assignment.directive_id)).first()
-        digest_row = Notification(id=-1, key="k", message_id="m", directive_id=directive_id, rung="digest",
-                                  template="digest", on=now.date(), due_at=now, to_audience=["coordinator"])
-        batch = BatchContext(session, [], now=now, rules=TimeRules())
-        from models.store.tables import Directive
-
-        digest = batch.digest(session.get(Directive, directive_id), digest_row)
-    assert report.counts == digest["counts"]
+        digest_row = Notification(id=-1, key="coordinator-stttt/-/digest/2021-01-20", message_id="m", directive_id=None,
+                                  rung="digest", template="digest", on=now.date(), due_at=now,
+                                  to_audience=["coordinator"], payload={"issuer": "stttt"})
+        prepared = BatchContext(session, [digest_row], now=now, rules=TimeRules()).prepare(digest_row)
+        scores = figures(session, span=(date(2021, 1, 1), date(2021, 12, 31)), now=now, rules=TimeRules(),
+                         issuer="stttt")
+    assert prepared.context["digest"]["totals"] == scores.totals and scores.totals["assigned"] > 0
+    assert [p.agency for p in prepared.to] == ["stttt"] and not prepared.slug
 
 
 def test_html_report_embeds_the_timeline(campaign, tmp_path):

@@ -82,7 +82,7 @@ def test_a_refused_agency_is_a_failed_delivery_shown_everywhere_though_the_other
     sweep(at(2020, 12, 1, 8, 0))
     digest = next(m for m in smtp.messages() if str(m["X-Dondoc-Rung"]) == "digest")
     body = digest.get_body(("plain",)).get_content()
-    failures = body.split("Thư không gửi được")[1]
+    failures = body.split("THƯ KHÔNG GỬI ĐƯỢC")[1]
     assert "Sở Xây dựng" in failures and SXD in failures and "550" in failures and "annual-plan" in failures
     # Every message that went out went once.
     assert max(Counter(smtp.controller.handler.arrivals).values()) == 1

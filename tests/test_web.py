@@ -215,8 +215,10 @@ def test_the_coordinators_digest_reports_agency_actions(site, smtp):
     dispatch_batch(open_database(settings.database_url), now=morning, settings=settings, rules=RULES)
     digest = next(m for m in smtp.messages() if str(m["X-Dondoc-Rung"]) == "digest")
     text = digest.get_body(("plain",)).get_content()
-    assert "stnmt · land-use-conversion: Đã giao → Đã tiếp nhận" in text
-    assert "Đề nghị gia hạn đang chờ quyết định" in text and "Chờ ý kiến Bộ" in text
+    assert "[2550/STTTT-BCTT] Sở Tài nguyên và Môi trường · land-use-conversion: Đã giao → Đã tiếp nhận" in text
+    waiting = text.split("I. VIỆC CHỜ QUYẾT ĐỊNH", 1)[1].split("II. ", 1)[0]
+    assert "(land-use-conversion) — đề nghị gia hạn đến 15/01/2021" in waiting and "Chờ ý kiến Bộ" in waiting
+    assert f"dondoc extend {SLUG}/land-use-conversion" in waiting
     request = next(m for m in smtp.messages() if str(m["X-Dondoc-Rung"]) == "extension-request")
     assert "stttt@longan.example.com" in str(request["To"])
 

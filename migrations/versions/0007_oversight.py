@@ -1,4 +1,5 @@
-"""oversight: a rating scale per agency registry, and cursors of outside consumers of the audit trail
+"""oversight: a rating scale per agency registry, cursors of outside consumers of the audit trail, and
+outbox rows that belong to no one directive (a coordinator's daily digest covers all its directives)
 
 Revision ID: 7c2e9d41a0b5
 Revises: 3d7b0c4e9a12
@@ -26,9 +27,15 @@ def upgrade() -> None:
         sa.Column('updated_at', models.store.types.AwareDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('name'),
     )
+    with op.batch_alter_table('notification') as batch:
+        batch.alter_column('directive_id', existing_type=sa.Integer(), nullable=True)
 
 
 def downgrade() -> None:
+    # Digests of a coordinator belong to no directive: the older schema has no place for them.
+    op.execute("DELETE FROM notification WHERE directive_id IS NULL")
+    with op.batch_alter_table('notification') as batch:
+        batch.alter_column('directive_id', existing_type=sa.Integer(), nullable=False)
     op.drop_table('outlet')
     with op.batch_alter_table('registry') as batch:
         batch.drop_column('ratings')

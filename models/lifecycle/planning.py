@@ -142,25 +142,32 @@ def cancel_pending(session: Session, *, now: datetime, reason: str, assignment_i
 
 
 def plan_digests(session: Session, *, now: datetime, rules: TimeRules, domain: str) -> int:
-    """Plan today's digest for each active directive that lacks one: working days, from 08:00.
+    """Plan today's digest for each coordinator (an issuing agency with active directives): working days, 08:00.
 
-    One query finds the directives still without today's digest, so a sweep
-    that has nothing to plan costs the same however many directives there are.
+    One digest per coordinator covers all its directives (models/oversight/digest.py). It goes out only
+    when there is news since the last one or a decision waits on the coordinator; otherwise the day's row
+    is kept as ``cancelled`` with the reason, so the day is decided once and later sweeps do nothing.
+    Returns the number of digests planned to be sent.
     """
+    from models.oversight.digest import digest_key, issuers_due, last_digest, worth_sending
+
     today = rules.today(now)
     send_at = rules.at_send_hour(today)
     if not rules.calendar.is_working_day(today) or now < send_at:
         return 0
-    has_digest = (
-        select(Notification.id)
-        .where(Notification.directive_id == Directive.id, Notification.rung == "digest", Notification.on == today)
-        .exists()
-    )
-    # A directive launched after today's digest hour gets its first digest tomorrow.
-    waiting = session.exec(
-        select(Directive).where(Directive.status == "active", Directive.launched_at <= send_at, ~has_digest)
-    ).all()
-    for directive in waiting:
-        add_row(session, directive=directive, assignment=None, rung="digest", template="digest", on=today,
-                due_at=send_at, to=["coordinator"], cc=[], now=now, domain=domain)
-    return len(waiting)
+    issuers = issuers_due(session, send_at=send_at)
+    keys = {notification_key(digest_key(i), None, "digest", today): i for i in issuers}
+    decided = set(session.exec(select(Notification.key).where(Notification.key.in_(list(keys)))).all()) if keys else set()
+    planned = 0
+    for key, issuer in keys.items():
+        if key in decided:
+            continue
+        send = worth_sending(session, issuer, since=last_digest(session, issuer), now=now)
+        row = Notification(key=key, message_id=message_id_for(key, domain), directive_id=None, assignment_id=None,
+                           rung="digest", template="digest", on=today, due_at=send_at, to_audience=["coordinator"],
+                           cc_audience=[], created_at=now, payload={"issuer": issuer},
+                           state="pending" if send else "cancelled",
+                           last_error=None if send else "không gửi: không có tin mới và không có việc chờ quyết định")
+        session.add(row)
+        planned += send
+    return planned

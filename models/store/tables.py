@@ -161,7 +161,8 @@ class Notification(_Table, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True, max_length=255)
     message_id: str = Field(unique=True, max_length=255)
-    directive_id: int = Field(foreign_key="directive.id", index=True)
+    # None for a coordinator's daily digest, which covers every directive it issued (payload: issuer).
+    directive_id: int | None = Field(default=None, foreign_key="directive.id", index=True)
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
     rung: str = Field(max_length=32)
     template: str = Field(max_length=32)
