@@ -343,21 +343,43 @@ def extensions(as_json: JsonOption = False) -> None:
 
 @app.command()
 def report(
-    slug: Annotated[str, typer.Argument(help="Slug của văn bản.")],
+    slug: Annotated[str | None, typer.Argument(help="Slug của văn bản; bỏ trống khi lập báo cáo theo kỳ (--period hoặc --from/--until).")] = None,
     fmt: Annotated[ReportFormat, typer.Option("--format", help="Định dạng: md, html hoặc docx.")] = ReportFormat.docx,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Tệp kết quả. Mặc định: bao-cao-SLUG-NGÀY.ĐỊNH_DẠNG trong thư mục báo cáo (DONDOC_REPORTS_DIR, mặc định .dondoc/reports).")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Tệp kết quả. Mặc định: bao-cao-SLUG-NGÀY.ĐỊNH_DẠNG (theo kỳ: bao-cao-ky-KỲ-NGÀY.ĐỊNH_DẠNG) trong thư mục báo cáo (DONDOC_REPORTS_DIR, mặc định .dondoc/reports).")] = None,
+    period: Annotated[str | None, typer.Option("--period", help="Báo cáo theo kỳ, mọi văn bản: 2021-01 (tháng), 2021-q1 (quý), 2021-h1 (6 tháng) hoặc 2021 (năm).")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Báo cáo theo kỳ: từ ngày (YYYY-MM-DD), thay cho --period.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Báo cáo theo kỳ: đến ngày (YYYY-MM-DD), thay cho --period.")] = None,
+    issuer: Annotated[str | None, typer.Option("--issuer", help="Báo cáo theo kỳ: chỉ các văn bản do cơ quan này ban hành, và cơ quan này ký (mã). Mặc định: mọi văn bản, Văn phòng UBND tỉnh ký.")] = None,
     now: NowOption = None,
 ) -> None:
-    """Lập báo cáo gửi Cục Viễn thông theo thể thức Nghị định 30/2020/NĐ-CP: số liệu, bảng nhiệm vụ, khó khăn, đề xuất."""
+    """Lập báo cáo theo thể thức Nghị định 30/2020/NĐ-CP: số liệu, bảng nhiệm vụ, khó khăn, đề xuất.
+
+    Với SLUG: báo cáo tình hình thực hiện một văn bản. Với --period (hoặc --from/--until): báo cáo tình hình thực
+    hiện nhiệm vụ của mọi văn bản trong kỳ: số liệu chung, bảng đánh giá các cơ quan chủ trì, các nhiệm vụ quá hạn.
+    Số liệu tính theo nhật ký đến thời điểm --now.
+    """
     from dondoc.render import safe
     from dondoc.timeargs import parse_now
+    from models.errors import InputError
     from models.settings import get_settings
+
+    settings = get_settings()
+    moment = parse_now(now, settings.tz)
+    by_period = period is not None or start is not None or until is not None
+    if slug is not None and by_period:
+        raise InputError("chọn một: SLUG (báo cáo một văn bản) hoặc --period/--from/--until (báo cáo theo kỳ)")
+    if slug is None and not by_period:
+        raise InputError("thiếu SLUG (báo cáo một văn bản) hoặc --period/--from/--until (báo cáo theo kỳ)")
+    if slug is not None and issuer is not None:
+        raise InputError("--issuer chỉ dùng với báo cáo theo kỳ (--period hoặc --from/--until)")
+    if by_period:
+        result = period_report_to_file(period, start, until, issuer, fmt.value, output, moment)
+        err.print(f"Đã lập báo cáo: {safe(result['path'])}")
+        return
 
     from dondoc.actions import perform
     from models.paths import report_name
 
-    settings = get_settings()
-    moment = parse_now(now, settings.tz)
     target = (output or settings.reports_root / report_name(slug, fmt.value, moment.date())).resolve()
     # With serve running, its flow writes the file and shows the report in the UI (the artifact report-SLUG);
     # without, this process writes the same file and never starts Prefect for it.
@@ -366,6 +388,23 @@ def report(
     err.print(f"Đã lập báo cáo: {safe(result['path'])}")
     if result.get("local"):
         err.print(REPORT_IN_UI, markup=False)
+
+
+def period_report_to_file(period: str | None, start: str | None, until: str | None, issuer: str | None, fmt: str,
+                          output: Path | None, moment) -> dict:
+    """The period report, written by this process, always: it reads the database and writes a file, and has no
+    artifact, so it needs neither Prefect nor a running serve."""
+    from dondoc.oversight_commands import resolve_span
+    from models.calendar.timerules import TimeRules
+    from models.paths import period_report_name
+    from models.settings import get_settings
+    from notifications.period_report import write_period_report
+
+    settings = get_settings()
+    today = TimeRules.from_settings(settings).today(moment)
+    span, name = resolve_span(period, start, until, today)
+    target = (output or settings.reports_root / period_report_name(name, span, fmt, today)).resolve()
+    return write_period_report(span, name, fmt, target, moment, issuer)
 
 
 REPORT_IN_UI = "Báo cáo còn được hiển thị trên giao diện Prefect khi lập từ biểu mẫu Run hoặc khi dondoc serve đang chạy."

@@ -53,6 +53,13 @@ def directive_file(root: Path, name: str) -> Path:
     return confined(root, name, field="path", folder="thư mục văn bản")
 
 
+def period_report_name(period: str | None, span: tuple[date, date], fmt: str, on: date) -> str:
+    """The period report's file name when none is given: bao-cao-ky-<period>-<YYYYMMDD>.<format>, or with
+    --from/--until bao-cao-<from>-<until>-<YYYYMMDD>.<format>."""
+    which = f"ky-{period}" if period else f"{span[0]:%Y%m%d}-{span[1]:%Y%m%d}"
+    return f"bao-cao-{which}-{on:%Y%m%d}.{fmt}"
+
+
 def report_name(slug: str, fmt: str, on: date) -> str:
     """The report's file name when none is given: bao-cao-<slug>-<YYYYMMDD>.<format>."""
     return f"bao-cao-{slug}-{on:%Y%m%d}.{fmt}"

@@ -1,4 +1,4 @@
-"""The report as a .docx (python-docx): A4, Times New Roman, margins and header of Decree 30/2020/NĐ-CP."""
+"""Reports as .docx (python-docx): A4, Times New Roman, margins, header and signature block of Decree 30/2020/NĐ-CP."""
 
 from __future__ import annotations
 
@@ -54,7 +54,23 @@ def _cell_lines(cell, lines: list[tuple[str, dict]]) -> None:
         _font(paragraph.add_run(text), style.get("size", 13), style.get("bold", False), style.get("italic", False))
 
 
-def to_docx(report: Report) -> bytes:
+def grid(document, headers: tuple[str, ...], rows: list[tuple[str, ...]], *, size: float = 12) -> None:
+    """A bordered table: bold headers, then one line of cells per row."""
+    table = document.add_table(rows=1, cols=len(headers))
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, headers):
+        _cell_lines(cell, [(text, {"bold": True, "size": size})])
+    for values in rows:
+        for cell, text in zip(table.add_row().cells, values):
+            _cell_lines(cell, [(text, {"size": size, "align": WD_ALIGN_PARAGRAPH.LEFT})])
+
+
+def decree_30(report, results) -> bytes:
+    """A report in the Decree 30/2020/NĐ-CP frame: header, subject, Kính gửi, intro, section I drawn by
+    ``results(document, report)``, difficulties, proposals, Nơi nhận and the signature block.
+
+    Shared by the per-directive report (``to_docx``) and the period report (notifications/period_report.py).
+    """
     document = Document()
     section = document.sections[0]
     section.page_width, section.page_height = Cm(21), Cm(29.7)
@@ -77,20 +93,7 @@ def to_docx(report: Report) -> bytes:
     _para(document, report.intro, indent=True)
 
     _para(document, "I. KẾT QUẢ THỰC HIỆN", bold=True)
-    _para(document, "1. Số liệu chung", italic=True)
-    for label, value in report.count_lines:
-        _para(document, f"- {label}: {value}.", indent=True, after=2)
-    _para(document, "2. Chi tiết từng nhiệm vụ", italic=True)
-    headers = ("TT", "Đơn vị chủ trì", "Nhiệm vụ", "Thời hạn", "Tình hình", "Văn bản báo cáo", "Ngày")
-    table = document.add_table(rows=1, cols=len(headers))
-    table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, headers):
-        _cell_lines(cell, [(text, {"bold": True, "size": 12})])
-    for row in report.rows:
-        cells = table.add_row().cells
-        values = (str(row["index"]), row["agency"], row["action"], row["due"], row["status"], row["evidence"], row["evidence_on"])
-        for cell, text in zip(cells, values):
-            _cell_lines(cell, [(text, {"size": 12, "align": WD_ALIGN_PARAGRAPH.LEFT})])
+    results(document, report)
 
     _para(document, "II. KHÓ KHĂN, VƯỚNG MẮC", bold=True).paragraph_format.space_before = Pt(12)
     for item in report.difficulties:
@@ -110,3 +113,17 @@ def to_docx(report: Report) -> bytes:
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
+
+
+def _directive_results(document, report: Report) -> None:
+    _para(document, "1. Số liệu chung", italic=True)
+    for label, value in report.count_lines:
+        _para(document, f"- {label}: {value}.", indent=True, after=2)
+    _para(document, "2. Chi tiết từng nhiệm vụ", italic=True)
+    grid(document, ("TT", "Đơn vị chủ trì", "Nhiệm vụ", "Thời hạn", "Tình hình", "Văn bản báo cáo", "Ngày"),
+         [(str(row["index"]), row["agency"], row["action"], row["due"], row["status"], row["evidence"],
+           row["evidence_on"]) for row in report.rows])
+
+
+def to_docx(report: Report) -> bytes:
+    return decree_30(report, _directive_results)

@@ -14,8 +14,10 @@ from sqlmodel import Session
 
 from models.definition.definition import ReportDef
 from models.lifecycle.extensions import pending_requests
-from models.lifecycle.queries import agency_map, get_directive, status_rows
-from models.lifecycle.status import FLAG_LABELS, TALLY_LABELS, due_text, shown_counts, tally, waiting_text
+from models.lifecycle.queries import StatusRow, agency_map, get_directive, status_rows
+from models.lifecycle.status import (FLAG_LABELS, TALLY_LABELS, WAITING, due_text, shown_counts, standing, tally,
+                                     waiting_for, waiting_text)
+from models.oversight.asof import as_of
 from models.textcheck import shown
 from models.calendar.timerules import TimeRules
 from notifications.templating import environment
@@ -62,7 +64,8 @@ def build_report(session: Session, *, slug: str, now: datetime, rules: TimeRules
     issuer = agencies.get(directive.issuer)
     name = lambda code: agencies[code].name if code in agencies else code  # noqa: E731
     today = rules.today(now)
-    rows = status_rows(session, directive=directive, now=now, rules=rules)
+    rows = rows_as_of(session, directive=directive, rows=status_rows(session, directive=directive, now=now, rules=rules),
+                      now=now, rules=rules)
     counts = tally([r.flag for r in rows])
     issuer_symbol = directive.number.partition("/")[2].split("-")[0] or directive.issuer.upper()
     symbol = config.symbol or f"BC-{issuer_symbol}"
@@ -141,16 +144,46 @@ def build_report(session: Session, *, slug: str, now: datetime, rules: TimeRules
     ))
 
 
+def rows_as_of(session: Session, *, directive, rows: list[StatusRow], now: datetime, rules: TimeRules) -> list[StatusRow]:
+    """The status rows as they stood at ``now``, replayed from the audit trail (models/oversight/asof.py).
+
+    A report dated D tells the truth as of D: an assignment done after D is open in it, a due date extended
+    after D has its old date, and one that did not exist yet is not in it.
+    """
+    states = {s.key: s for s in as_of(session, at=now, directive_id=directive.id)}
+    statuses = {key: s.status for key, s in states.items()}
+    today = rules.today(now)
+    restated = []
+    for row in rows:
+        s = states.get(row.key)
+        if s is None:
+            continue
+        if (s.status, s.due, s.done_on, s.reported_on, s.evidence, s.evidence_on, tuple(s.leads)) == \
+                (row.status, row.due, row.done_on, row.reported_on, row.evidence, row.evidence_on, tuple(row.leads)):
+            restated.append(row)
+            continue
+        look = standing(status=s.status, due=s.due, done_on=s.done_on, today=today, calendar=rules.calendar)
+        restated.append(replace(row, status=s.status, due=s.due, done_on=s.done_on, reported_on=s.reported_on,
+                                evidence=s.evidence, evidence_on=s.evidence_on, leads=list(s.leads),
+                                supporting=list(s.supporting), flag=look.flag, colour=look.colour,
+                                overdue_working_days=look.overdue_working_days,
+                                waiting_for=waiting_for(row.after, statuses) if s.status == WAITING else []))
+    return restated
+
+
 # Free texts of several lines; every other text of the report is one line.
 _MULTILINE = frozenset({"difficulties", "proposals"})
+# Drawn markup (SVG), built from shown texts and escaped by its own template.
+_DRAWN = frozenset({"timeline", "chart"})
 
 
-def _as_shown(report: Report) -> Report:
+def as_shown(report):
     """The report with every stored text made printable (``textcheck.shown``).
 
     Old rows may hold what input now refuses: a .docx cannot hold a control
     character at all (python-docx refuses it), and md, html and the Prefect
-    artifact must not carry one either. The timeline is drawn markup, safe on its own.
+    artifact must not carry one either. The timeline (or a period report's chart) is drawn markup, safe on its
+    own. Any report dataclass: the per-directive ``Report`` and the period report's.
     """
     def clean(value: Any, multiline: bool) -> Any:
         if isinstance(value, str):
@@ -162,7 +195,10 @@ def _as_shown(report: Report) -> Report:
         return value
 
     return replace(report, **{f.name: clean(getattr(report, f.name), f.name in _MULTILINE)
-                              for f in fields(report) if f.name != "timeline"})
+                              for f in fields(report) if f.name not in _DRAWN})
+
+
+_as_shown = as_shown
 
 
 def to_markdown(report: Report) -> str:

@@ -120,6 +120,19 @@ def test_report_to_a_file_is_written_without_prefect(seeded, tmp_path, fmt):
     assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary file left behind
 
 
+def test_period_report_is_written_without_prefect(seeded, tmp_path):
+    """`dondoc report --period` always writes its file itself, serve or not (docs/reports.md)."""
+    target = tmp_path / "ky.md"
+    done, imported = run(seeded, "report", "--period", "2020-q4", "--format", "md", "-o", str(target),
+                         "--now", "2021-01-20T09:00+07:00")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [f"Đã lập báo cáo: {target}"]
+    assert not imported & SERVERS, f"dondoc report --period imported {sorted(imported & SERVERS)}"
+    assert "docx" not in imported
+    text = target.read_text(encoding="utf-8")
+    assert "Tổng số nhiệm vụ có thời hạn trong kỳ: **4**" in text and "2550/STTTT-BCTT" in text
+
+
 def test_the_vietnam_calendar_loaded_alone_is_the_librarys(seeded):
     """models.calendar.workdays loads Vietnam's holidays without the ~250 other countries; the days must be the same."""
     import holidays

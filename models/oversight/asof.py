@@ -39,6 +39,8 @@ class State:
     closed_by_directive: bool = False  # cancelled because its directive closed
     extended: int = 0  # times its due date was moved later
     returned: int = 0  # times its reported result was sent back
+    evidence: str | None = None  # the agency's report (số, ký hiệu), as recorded by then
+    evidence_on: date | None = None
 
 
 @dataclass
@@ -53,6 +55,8 @@ class _Replay:
     closed_by_directive: bool = False
     extended: int = 0
     returned: int = 0
+    evidence: str | None = None
+    evidence_on: date | None = None
     seen: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -74,6 +78,8 @@ def replay(events: Iterable[tuple[str, dict[str, Any]]]) -> _Replay | None:
             s.status, s.due = "assigned", _day(p.get("due")) or s.due
         elif kind == "status":
             s.status = p.get("to", s.status)
+            if s.status in ("done", "reported"):
+                s.evidence, s.evidence_on = p.get("evidence"), _day(p.get("evidence_on"))
             if s.status == "done":
                 s.done_on = _day(p.get("done_on"))
             elif s.status == "reported":
@@ -98,13 +104,16 @@ def replay(events: Iterable[tuple[str, dict[str, Any]]]) -> _Replay | None:
 
 
 def as_of(session: Session, *, at: datetime, due_from: date | None = None, due_until: date | None = None,
-          issuer: str | None = None) -> list[State]:
+          issuer: str | None = None, directive_id: int | None = None) -> list[State]:
     """Every assignment that existed at ``at``, as it stood then; with ``due_from``/``due_until``, only those due
-    in that span (by the due date of the moment), and with ``issuer``, only that agency's directives."""
+    in that span (by the due date of the moment), with ``issuer``, only that agency's directives, and with
+    ``directive_id``, only that directive's assignments."""
     changed = exists().where(Event.assignment_id == Assignment.id, Event.at > at)
     base = select(Assignment).join(Directive, Directive.id == Assignment.directive_id).where(Directive.launched_at <= at)
     if issuer is not None:
         base = base.where(Directive.issuer == issuer)
+    if directive_id is not None:
+        base = base.where(Assignment.directive_id == directive_id)
     later = list(session.exec(base.where(changed)).all())
     settled = base.where(~changed)
     if due_from is not None:
@@ -118,7 +127,8 @@ def as_of(session: Session, *, at: datetime, due_from: date | None = None, due_u
                     done_on=a.done_on, reported_on=a.reported_on, leads=tuple(roles[a.id]["lead"]),
                     supporting=tuple(roles[a.id]["supporting"]),
                     closed_by_directive=a.status == "cancelled" and counts[a.id]["closing"] > 0,
-                    extended=counts[a.id]["extended"], returned=counts[a.id]["returned"]) for a in rows]
+                    extended=counts[a.id]["extended"], returned=counts[a.id]["returned"], evidence=a.evidence,
+                    evidence_on=a.evidence_on) for a in rows]
     if later:
         trail: dict[int, list[tuple[str, dict]]] = defaultdict(list)
         for assignment_id, kind, payload in session.exec(
@@ -136,7 +146,8 @@ def as_of(session: Session, *, at: datetime, due_from: date | None = None, due_u
             states.append(State(id=a.id, directive_id=a.directive_id, key=a.key, title=a.title, status=s.status,
                                 due=s.due, done_on=s.done_on, reported_on=s.reported_on, leads=s.leads,
                                 supporting=s.supporting, closed_by_directive=s.closed_by_directive,
-                                extended=s.extended, returned=s.returned))
+                                extended=s.extended, returned=s.returned, evidence=s.evidence,
+                                evidence_on=s.evidence_on))
     return sorted(states, key=lambda s: s.id)
 
 

@@ -38,6 +38,14 @@ NOT_RATED = "Chưa có nhiệm vụ đến hạn"
 KEYS = ("agency", "name", "assigned", "on_time", "late", "open_in_time", "open_overdue", "completion_rate",
         "avg_days_late", "unacknowledged", "extensions_asked", "extensions_granted", "returned", "rank", "rating")
 
+# Each key as the period report's table heads it (notifications/period_report.py).
+LABELS = {"rank": "Hạng", "agency": "Mã", "name": "Cơ quan chủ trì", "assigned": "Được giao",
+          "on_time": "Hoàn thành đúng hạn", "late": "Hoàn thành trễ hạn", "open_in_time": "Đang thực hiện trong hạn",
+          "open_overdue": "Quá hạn chưa hoàn thành", "completion_rate": "Tỷ lệ đúng hạn",
+          "avg_days_late": "Số ngày trễ bình quân", "unacknowledged": "Chưa tiếp nhận đúng hạn",
+          "extensions_asked": "Xin gia hạn", "extensions_granted": "Được gia hạn", "returned": "Trả lại",
+          "rating": "Xếp loại"}
+
 
 @dataclass
 class ScoreRow:
