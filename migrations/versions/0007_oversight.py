@@ -29,9 +29,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('notification') as batch:
         batch.alter_column('directive_id', existing_type=sa.Integer(), nullable=True)
+    op.create_index('ix_event_at', 'event', ['at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_event_at', table_name='event')
     # Digests of a coordinator belong to no directive: the older schema has no place for them.
     op.execute("DELETE FROM notification WHERE directive_id IS NULL")
     with op.batch_alter_table('notification') as batch:

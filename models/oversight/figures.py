@@ -7,14 +7,13 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func
 from sqlmodel import Session, select
 
 from models.calendar.timerules import TimeRules
 from models.errors import InputError
 from models.oversight.asof import State, as_of
 from models.oversight.scorecard import ScoreRow, score, totals
-from models.store.tables import Agency, Directive, ExtensionRequest, Notification, Registry
+from models.store.tables import Agency, Assignment, Directive, ExtensionRequest, Notification, Registry
 
 
 @dataclass(frozen=True)
@@ -37,19 +36,27 @@ def figures(session: Session, *, span: tuple[date, date], now: datetime, rules: 
     states = as_of(session, at=now, due_from=span[0], due_until=span[1], issuer=issuer)
     agencies = {a.code: a for a in session.exec(select(Agency)).all()}
     scales = {r.name: r.ratings for r in session.exec(select(Registry)).all()}
-    ids = [s.id for s in states]
+    ids = {s.id for s in states}
+
+    def within(query, column):
+        """The rows about assignments due in the span (by the due date of now; the ids above decide)."""
+        query = query.join(Assignment, Assignment.id == column).join(Directive, Directive.id == Assignment.directive_id)
+        if issuer is not None:
+            query = query.where(Directive.issuer == issuer)
+        return query
+
     silent: Counter[str] = Counter()
     asked: Counter[str] = Counter()
-    for chunk in (ids[i:i + 5000] for i in range(0, len(ids), 5000)):
-        for payload in session.exec(select(Notification.payload).where(
-                Notification.assignment_id.in_(chunk), Notification.rung == "unacknowledged",
-                Notification.state.in_(("sent", "failed")), Notification.due_at <= now)).all():
-            if payload.get("lead"):
-                silent[payload["lead"]] += 1
-        for code, n in session.exec(select(ExtensionRequest.agency_code, func.count()).where(
-                ExtensionRequest.assignment_id.in_(chunk), ExtensionRequest.requested_at <= now)
-                .group_by(ExtensionRequest.agency_code)).all():
-            asked[code] += n
+    for assignment_id, payload in session.exec(within(select(Notification.assignment_id, Notification.payload).where(
+            Notification.rung == "unacknowledged", Notification.state.in_(("sent", "failed")),
+            Notification.due_at <= now), Notification.assignment_id)).all():
+        if assignment_id in ids and payload.get("lead"):
+            silent[payload["lead"]] += 1
+    for assignment_id, code in session.exec(within(select(ExtensionRequest.assignment_id, ExtensionRequest.agency_code)
+                                                   .where(ExtensionRequest.requested_at <= now),
+                                                   ExtensionRequest.assignment_id)).all():
+        if assignment_id in ids:
+            asked[code] += 1
     rows = score(states, today=today, calendar=rules.calendar, names={c: a.name for c, a in agencies.items()},
                  scales={c: scales.get(a.registry_name) or [] for c, a in agencies.items()},
                  unacknowledged=silent, extensions_asked=asked, agency=agency)

@@ -136,7 +136,8 @@ class AssignmentAgency(_Table, table=True):
 class Event(_Table, table=True):
     """One row of the append-only audit trail."""
 
-    __table_args__ = (Index("ix_event_directive_at", "directive_id", "at"),)
+    # ix_event_at: what happened after an instant (reports as of a past date replay only those assignments).
+    __table_args__ = (Index("ix_event_directive_at", "directive_id", "at"), Index("ix_event_at", "at"))
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _instant()
