@@ -1,0 +1,213 @@
+"""Recurring reports at a province's size: 200 directives × 3 monthly reports (issue 13; goals: launch ≥ 100
+assignments/s, an idle sweep over the year's 7,200 occurrences ≤ 1.2× today's idle sweep).
+
+    .venv/bin/python bench/recurring_scale.py [--directives 200] [--reports 3] [--one-shot 2] [--postgres URL]
+
+Launch: writes ``--directives`` files, each with ``--reports`` recurring reports (every: month, report_day: 18,
+until: 2021-12-31, leads and supporting agencies from directives/agencies/long-an.yaml) and ``--one-shot``
+ordinary assignments, and launches them with one `dondoc launch FOLDER --json --now 2021-01-05T09:00+07:00` in a
+subprocess against a real `prefect server start`, as bench/launch_many.py does. Counted as assignments: the
+rows the launch wrote, i.e. the first occurrence of each report (period 2021-01) plus the one-shot assignments;
+the series rows themselves are not counted. The seconds are the whole command, Python start-up and its flow run
+included.
+
+Idle sweep: the same database is then taken through the year. ``open_due`` (what a sweep calls first) runs
+on the day each later period opens (the day after the one before was due, 19/01 … 19/11), so every
+occurrence, its agencies and its planned ladder are written by the real code: 12 occurrences a series,
+7,200 for 200 × 3 (the last, 2021-12, opens on 19/11 and ends its series, ``until`` allowing no more). No report is ever answered, so every past period is overdue, the worst case. Then
+warm-up sweeps on 01/12/2021 10:00, delivering to a discarding local SMTP sink (bench/sink.py), until
+nothing is sent and nothing is left to publish (the catch-up of the year's rungs, the day's digests and
+every first status artifact), and three timed sweeps at that same moment, when nothing is due. Each sweep
+is the real `escalation-sweep` flow run against the same Prefect server. The baseline is
+bench/sweep_idle.py's ``measure`` at the same number of open (one-shot) assignments, in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import LEADS, REGISTRY, TZ, free_port, fresh_database, prefect_server, report, wait_for_port  # noqa: E402
+
+LAUNCH_AT = "2021-01-05T09:00+07:00"
+UNTIL = date(2021, 12, 31)
+SWEEP_AT = datetime(2021, 12, 1, 10, tzinfo=TZ)
+SUPPORTING = ["viettel", "vnpt", "mobifone"]
+
+
+def write_recurring(folder: Path, count: int, reports: int, one_shot: int) -> list[Path]:
+    """``count`` directive files of ``reports`` monthly reports and ``one_shot`` ordinary assignments each."""
+    (folder / "agencies").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REGISTRY, folder / "agencies" / "long-an.yaml")
+    paths = []
+    for i in range(count):
+        lines = [f"number: {i + 1}/KH-UBND", "issued_on: 2021-01-04", "issuer: ubnd",
+                 f"subject: Báo cáo định kỳ thử nghiệm số {i + 1}", "place: Long An",
+                 "registry: agencies/long-an.yaml", "ack_within: 0", "assignments:"]
+        for j in range(one_shot):
+            lines += [f"  - key: a{j + 1}", f"    title: Nhiệm vụ thử nghiệm {j + 1}",
+                      f"    action: Thực hiện nhiệm vụ thử nghiệm số {j + 1} của văn bản {i + 1}.",
+                      f"    leads: [{LEADS[(i + j) % len(LEADS)]}]", "    supporting: [viettel]",
+                      f"    due: 2021-{3 + j % 9:02d}-{10 + i % 15}"]
+        for j in range(reports):
+            lines += [f"  - key: bao-cao-{j + 1}", f"    title: Báo cáo định kỳ {j + 1}",
+                      f"    action: Báo cáo tình hình thực hiện nội dung {j + 1} của văn bản {i + 1}.",
+                      f"    leads: [{LEADS[(i + j) % len(LEADS)]}]",
+                      f"    supporting: [{SUPPORTING[(i + j) % len(SUPPORTING)]}]",
+                      "    every: month", "    report_day: 18", f"    until: {UNTIL}"]
+        path = folder / f"r{i + 1:05d}.yaml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+@contextmanager
+def sink():
+    """bench/sink.py in its own process: accepts every message and discards it."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bench.sink", "--port", str(port)], stdout=subprocess.PIPE,
+                               text=True, cwd=Path(__file__).resolve().parent.parent)
+    wait_for_port(port)
+    counts: dict = {}
+    try:
+        yield port, counts
+    finally:
+        process.terminate()
+        counts.update(json.loads(process.communicate(timeout=60)[0]))
+
+
+def counts(url: str) -> dict:
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from models.store.db import open_database, session_scope
+    from models.store.tables import Assignment, Notification, Series
+
+    with session_scope(open_database(url)) as session:
+        occurrences = session.exec(select(func.count()).select_from(Assignment)
+                                   .where(Assignment.series_id.is_not(None))).one()
+        one_shot = session.exec(select(func.count()).select_from(Assignment).where(Assignment.series_id.is_(None))).one()
+        series = session.exec(select(func.count()).select_from(Series)).one()
+        notifications = session.exec(select(func.count()).select_from(Notification)).one()
+    return {"series": series, "occurrences": occurrences, "one_shot": one_shot, "notifications": notifications}
+
+
+def launch(url: str, api: str, args) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="bench-recurring-"))
+    write_recurring(work / "directives", args.directives, args.reports, args.one_shot)
+    env = {**os.environ, "PREFECT_API_URL": api, "DONDOC_DATABASE_URL": url}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "dondoc", "launch", str(work / "directives"), "--json",
+                           "--now", LAUNCH_AT], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(done.stderr[-5000:])
+    result = json.loads(done.stdout)
+    reported = sum(item["assignments"] for item in result["launched"])
+    rows = counts(url)
+    assert rows["occurrences"] + rows["one_shot"] == reported, (rows, reported)
+    assert rows["occurrences"] == args.directives * args.reports, rows
+    return {"directives": len(result["launched"]), "assignments": reported,
+            "first_occurrences": rows["occurrences"], "one_shot": rows["one_shot"], "series": rows["series"],
+            "seconds": round(seconds, 1), "assignments_per_second": round(reported / seconds, 1)}
+
+
+def through_the_year(url: str) -> dict:
+    """Each later period opened by ``open_due`` at the instant it opens (the earliest ``next_opens_at``), as the
+    sweeps of that day would have, up to the idle sweep's moment; seconds of all the openings."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from models.calendar.timerules import TimeRules
+    from models.lifecycle.occurrences import open_due
+    from models.store.db import open_database, session_scope
+    from models.store.tables import Series
+
+    engine, rules, opened, days, seconds = open_database(url), TimeRules(), 0, 0, 0.0
+    while True:
+        with session_scope(engine) as session:
+            day = session.exec(select(func.min(Series.next_opens_at))).one()
+        if day is None or day.astimezone(TZ) > SWEEP_AT:
+            break
+        started = time.perf_counter()
+        with session_scope(engine) as session:
+            opened += len(open_due(session, now=day, rules=rules, domain="localhost"))
+        seconds += time.perf_counter() - started
+        days += 1
+    return {"opening_days": days, "opened": opened, "open_due_seconds": round(seconds, 1)}
+
+
+def idle_sweeps(url: str) -> dict:
+    from flows.sweep import escalation_sweep
+
+    os.environ["DONDOC_DATABASE_URL"] = url
+    warmups, sent, started = 0, 0, time.perf_counter()
+    while True:  # warm-up: the year's catch-up, today's digests and every first status artifact
+        result = escalation_sweep(now=SWEEP_AT)
+        warmups += 1
+        sent += result["sent"]
+        assert not result["opened"] and not result["failed"], result
+        if not result["sent"] and not result["artifacts"]:
+            break
+    warm = time.perf_counter() - started
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        result = escalation_sweep(now=SWEEP_AT)
+        times.append(time.perf_counter() - t)
+        assert result["sent"] == 0 and result["artifacts"] == 0 and not result["opened"], result
+    return {"warmup_sweeps": warmups, "warmup_sent": sent, "warmup_seconds": round(warm, 1),
+            "sweep_seconds": round(statistics.median(times), 3), "sweep_runs": [round(t, 3) for t in times]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--directives", type=int, default=200)
+    parser.add_argument("--reports", type=int, default=3, help="monthly reports per directive")
+    parser.add_argument("--one-shot", type=int, default=2, help="ordinary assignments per directive")
+    parser.add_argument("--postgres", help="a PostgreSQL server URL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432")
+    parser.add_argument("--skip-baseline", action="store_true", help="no sweep_idle baseline")
+    args = parser.parse_args()
+    backend = "postgresql" if args.postgres else "sqlite"
+    os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
+    with prefect_server() as api, sink() as (port, received):
+        os.environ["PREFECT_API_URL"] = api
+        os.environ["DONDOC_SMTP_PORT"] = str(port)
+        with fresh_database(args.postgres, "recurring") as url:
+            launched = launch(url, api, args)
+            report("recurring_launch", {"backend": backend, **launched})
+            year = through_the_year(url)
+            rows = counts(url)
+            assert rows["occurrences"] == args.directives * args.reports * 12, rows
+            idle = idle_sweeps(url)
+        recurring = {"backend": backend, **rows, "open_assignments": rows["occurrences"] + rows["one_shot"],
+                     **year, **idle}
+        report("recurring_idle_sweep", recurring)
+        if args.skip_baseline:
+            return
+        from bench.sweep_idle import measure
+
+        baseline = measure(recurring["open_assignments"], args.postgres)
+    report("sweep_idle", baseline)
+    report("recurring_idle_ratio", {
+        "backend": backend, "recurring_sweep_seconds": recurring["sweep_seconds"],
+        "one_shot_sweep_seconds": baseline["sweep_seconds"],
+        "ratio": round(recurring["sweep_seconds"] / baseline["sweep_seconds"], 2), "goal": 1.2,
+        "launch_assignments_per_second": launched["assignments_per_second"], "launch_goal": 100,
+        "sink_received": received.get("received")})
+
+
+if __name__ == "__main__":
+    main()
