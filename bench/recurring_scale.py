@@ -1,7 +1,7 @@
 """Recurring reports at a province's size: 200 directives × 3 monthly reports (issue 13; goals: launch ≥ 100
 assignments/s, an idle sweep over the year's 7,200 occurrences ≤ 1.2× today's idle sweep).
 
-    .venv/bin/python bench/recurring_scale.py [--directives 200] [--reports 3] [--one-shot 2] [--postgres URL]
+    .venv/bin/python bench/recurring_scale.py [--directives 200] [--reports 3] [--one-shot 2] [--postgres URL] [--launch-only]
 
 Launch: writes ``--directives`` files, each with ``--reports`` recurring reports (every: month, report_day: 18,
 until: 2021-12-31, leads and supporting agencies from directives/agencies/long-an.yaml) and ``--one-shot``
@@ -179,6 +179,7 @@ def main() -> None:
     parser.add_argument("--one-shot", type=int, default=2, help="ordinary assignments per directive")
     parser.add_argument("--postgres", help="a PostgreSQL server URL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432")
     parser.add_argument("--skip-baseline", action="store_true", help="no sweep_idle baseline")
+    parser.add_argument("--launch-only", action="store_true", help="only the launch")
     args = parser.parse_args()
     backend = "postgresql" if args.postgres else "sqlite"
     os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
@@ -188,6 +189,8 @@ def main() -> None:
         with fresh_database(args.postgres, "recurring") as url:
             launched = launch(url, api, args)
             report("recurring_launch", {"backend": backend, **launched})
+            if args.launch_only:
+                return
             year = through_the_year(url)
             rows = counts(url)
             assert rows["occurrences"] == args.directives * args.reports * 12, rows
