@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -276,7 +277,6 @@ def _recurring_rules(source: Source, i: int, item: dict[str, Any], issued_on: da
     """A recurring report: no single due date, a report day, an end not before the directive, and the first
     period's due date at least one working day after its data window (Decree 09/2019/NĐ-CP, Art. 8.5)."""
     from models.calendar.periods import CITATION, EVERY, first_due_after, too_early
-    from models.calendar.workdays import WorkCalendar
 
     problems: list[Problem] = []
     for name in ("due", "due_in"):
@@ -292,7 +292,7 @@ def _recurring_rules(source: Source, i: int, item: dict[str, Any], issued_on: da
     every, day, window = item.get("every"), item.get("report_day"), item.get("window", "nd09")
     if (every in EVERY and isinstance(day, int) and not isinstance(day, bool) and 1 <= day <= 28
             and window in ("nd09", "calendar") and issued_on):
-        calendar = WorkCalendar()
+        calendar = _default_calendar()
         first = first_due_after(every, issued_on, report_day=day, window=window, calendar=calendar)
         earliest = too_early(first, calendar)
         if earliest is not None:
@@ -300,6 +300,14 @@ def _recurring_rules(source: Source, i: int, item: dict[str, Any], issued_on: da
                 f"hạn báo cáo kỳ {first.name} ({first.due:%d/%m/%Y}) phải sau ngày chốt số liệu "
                 f"{first.window_to:%d/%m/%Y} ít nhất một ngày làm việc, tức từ {earliest:%d/%m/%Y} ({CITATION})"))
     return problems
+
+
+@functools.cache
+def _default_calendar() -> Any:
+    """One calendar for every check, so its holiday table is built once (about 0.7 ms a recurring report otherwise)."""
+    from models.calendar.workdays import WorkCalendar
+
+    return WorkCalendar()
 
 
 def _list(value: Any) -> list[Any]:

@@ -50,8 +50,10 @@ def upsert_registry(session: Session, *, registry: RegistryDef, source: str, now
     row.loaded_at = now
     session.add(row)
     result = Reloaded(count=len(registry.agencies))
+    # One query for all of them, not one a code: launching a folder upserts the registry once a file.
+    known = {a.code: a for a in session.exec(select(Agency).where(Agency.code.in_([i.code for i in registry.agencies])))}
     for item in registry.agencies:
-        agency = session.get(Agency, item.code)
+        agency = known.get(item.code)
         if agency is not None:
             moved = {old: new for old, new in ((agency.email, str(item.email)), (agency.head_email, str(item.head.email)))
                      if old.lower() != new.lower()}
