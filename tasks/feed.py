@@ -149,3 +149,11 @@ def _derived(now: datetime, *, rules: TimeRules, salt: str, escalated: list[tupl
 def publish_events(now: datetime, escalated: list[tuple[int, int]] | None = None, derive: bool = True) -> dict:
     """Send the assignments' changes to Prefect's event feed (``dondoc.assignment.*``) from the outlet's cursor."""
     return publish(now, escalated=escalated or (), derive=derive)
+
+
+def publish_changes(now: datetime) -> dict:
+    """After a coordinator's action: its changes to the feed at once, not at the next sweep (a plain call, no task run).
+
+    A backlog is left to the sweeps (two batches at most here), and so are the derived changes.
+    """
+    return publish(now, max_batches=2)
