@@ -149,3 +149,24 @@ def test_a_campaign_read_back_from_the_audit_trail(database):
         overdue = feed.open_due_between(session, start, stop)
         names = {facts[i].key for i in overdue}
     assert names == {"network-transition", "land-use-conversion", "industrial-park-access"}
+
+
+def test_prefect_unreachable_leaves_the_cursor_where_it_was(tmp_path, monkeypatch):
+    from models.definition.loader import load_directive_file
+    from models.lifecycle.launch import launch_directive
+    from models.store.db import transaction
+    from models.store.tables import Outlet
+    from tasks.feed import publish
+    from tests.conftest import SEED
+
+    monkeypatch.setenv("DONDOC_DATABASE_URL", f"sqlite:///{tmp_path / 'dondoc.db'}")
+    launched = datetime(2020, 11, 30, 9, tzinfo=TZ)
+    with transaction() as session:
+        launch_directive(session, loaded=load_directive_file(SEED), now=launched, rules=RULES, actor="coordinator")
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):  # the discard port: nothing answers
+        result = publish(launched, derive=True)
+    assert result["unreachable"] and result["events"] == 0
+    with transaction() as session:
+        assert session.get(Outlet, feed.OUTLET) is None  # the next call starts from the same place
