@@ -13,6 +13,7 @@ from models.errors import InputError
 from flows.runtime import (directive_tags, in_process_subflows, label_current_run, report_progress, report_stored,
                            resolve_now)
 from tasks.artifacts import publish_launch_summary, publish_status
+from tasks.feed import publish_changes
 from tasks.directives import store_directive, store_directives
 
 
@@ -57,6 +58,7 @@ def launch_one(*, path: str | None, yaml_text: str | None, now: datetime, actor:
             kind_flow = KIND_FLOWS[item["kind"]].with_options(flow_run_name=f"{item['key']} · {number}")
             kind_flow(assignment_id=item["id"])
     publish_status(slug, now)
+    publish_changes(now)
     return launched
 
 

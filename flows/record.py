@@ -9,6 +9,7 @@ from prefect import flow
 
 from flows.runtime import directive_tags, label_current_run, resolve_now
 from tasks.artifacts import publish_status
+from tasks.feed import publish_changes
 from tasks.directives import decide_extension_task, reassign_task, record_update_task, review_result_task
 
 
@@ -40,6 +41,7 @@ def record_update(
     result = record_update_task(slug=slug, key=key, status=status, now=now, actor=actor,
                                 evidence=evidence, evidence_on=evidence_on, note=note)
     publish_status(slug, now)
+    publish_changes(now)
     return result
 
 
@@ -68,6 +70,7 @@ def decide_extension(
     label_current_run(directive_tags(slug))
     result = decide_extension_task(slug=slug, key=key, approve=approve, reason=reason, until=until, now=now, actor=actor)
     publish_status(slug, now)
+    publish_changes(now)
     return result
 
 
@@ -96,6 +99,7 @@ def review_result(
     label_current_run(directive_tags(slug))
     result = review_result_task(slug=slug, key=key, accept=accept, reason=reason, until=until, now=now, actor=actor)
     publish_status(slug, now)
+    publish_changes(now)
     return result
 
 
@@ -129,4 +133,5 @@ def reassign_assignment(
     result = reassign_task(slug=slug, key=key, reason=reason, leads=leads, supporting=supporting, until=until, keep=keep,
                            now=now, actor=actor)
     publish_status(slug, now)
+    publish_changes(now)
     return result

@@ -48,6 +48,8 @@ class BatchResult:
     counts: Counter = field(default_factory=Counter)  # rows: sent / failed / retrying
     delivered: int = 0  # messages the server accepted (a row may go out as several: one per lead agency)
     sent: list[dict] = field(default_factory=list)  # what went where, for timelines (only with collect)
+    # Escalation rows marked sent, as (row id, assignment id): the feed's ``escalated`` (models/lifecycle/feed.py).
+    escalated: list[tuple[int, int]] = field(default_factory=list)
     collect: bool = False
     unavailable: str | None = None  # why the mail server was given up on: the rest of the batch waits for later
 
@@ -240,6 +242,8 @@ def _record(engine, chunk: list[tuple[Prepared, list[tuple[Envelope, Outcome]]]]
             if settled.state == "sent":
                 outbox.mark_sent(session, row, now=now, recipients=recipients, rules=rules, domain=domain)
                 result.counts["sent"] += 1
+                if row.rung == "escalation" and row.assignment_id is not None:
+                    result.escalated.append((row.id, row.assignment_id))
             elif settled.state == "failed":
                 result.counts[outbox.mark_failed(session, row, error=settled.error or "", recipients=recipients,
                                                  rules=rules, domain=domain, now=now)] += 1

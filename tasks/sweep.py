@@ -38,7 +38,7 @@ def dispatch(now: datetime, limit: int | None = None, collect: bool = False) -> 
     result = dispatch_batch(open_database(settings.database_url), now=now, settings=settings, rules=rules,
                             links=reply_links(settings), limit=limit, collect=collect)
     return {"claimed": result.claimed, "counts": dict(result.counts), "delivered": result.delivered, "sent": result.sent,
-            "limit": limit or settings.batch_size, "unavailable": result.unavailable}
+            "limit": limit or settings.batch_size, "unavailable": result.unavailable, "escalated": result.escalated}
 
 
 def reply_links(settings):
