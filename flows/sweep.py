@@ -1,4 +1,4 @@
-"""The escalation sweep: send what is due, then refresh the status artifacts."""
+"""The escalation sweep: send what is due, then refresh the status artifacts and the board."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from prefect import flow
 
 from flows.runtime import resolve_now
-from tasks.artifacts import publish_statuses
+from tasks.artifacts import publish_board, publish_statuses
 from tasks.sweep import dispatch, prepare_sweep
 
 
@@ -18,10 +18,10 @@ def sweep_once(now: datetime, collect: bool = False, *, as_tasks: bool = True, p
     A plain function, so the sweep flow and the simulation share it without
     paying for a subflow run per sweep. With ``as_tasks=False`` the steps run
     as plain calls, inside whatever task runs the sweep (a simulated day);
-    ``publish=False`` leaves the status artifacts to the caller.
+    ``publish=False`` leaves the status artifacts and the board to the caller.
     """
-    prepare, send, refresh = ((prepare_sweep, dispatch, publish_statuses) if as_tasks
-                              else (prepare_sweep.fn, dispatch.fn, publish_statuses.fn))
+    prepare, send, refresh, board = ((prepare_sweep, dispatch, publish_statuses, publish_board) if as_tasks
+                                     else (prepare_sweep.fn, dispatch.fn, publish_statuses.fn, publish_board.fn))
     prepared = prepare(now)
     counts: Counter = Counter()
     delivered = 0
@@ -36,6 +36,7 @@ def sweep_once(now: datetime, collect: bool = False, *, as_tasks: bool = True, p
         if result["claimed"] < result["limit"] or result["unavailable"]:
             break  # nothing more is due, or the mail server is down: the next batches wait for the next sweep
     published = refresh(now) if publish else 0
+    boarded = board(now) if publish else False  # once a day at least, and after anything happened
     return {
         "sent": counts.get("sent", 0),
         "failed": counts.get("failed", 0),
@@ -49,6 +50,7 @@ def sweep_once(now: datetime, collect: bool = False, *, as_tasks: bool = True, p
         # Superseded while nothing was sent, or while waiting for a retry: not sent late (models.lifecycle.ladder.superseded).
         "skipped": prepared["skipped"] + counts.get("skipped", 0),
         "artifacts": published,
+        "board": boarded,
         "messages": sent,
     }
 
