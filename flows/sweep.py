@@ -18,10 +18,10 @@ def sweep_once(now: datetime, collect: bool = False, *, as_tasks: bool = True, p
     A plain function, so the sweep flow and the simulation share it without
     paying for a subflow run per sweep. With ``as_tasks=False`` the steps run
     as plain calls, inside whatever task runs the sweep (a simulated day);
-    ``publish=False`` leaves the status artifacts and the board to the caller.
+    ``publish=False`` leaves the status artifacts to the caller.
     """
-    prepare, send, refresh, board = ((prepare_sweep, dispatch, publish_statuses, publish_board) if as_tasks
-                                     else (prepare_sweep.fn, dispatch.fn, publish_statuses.fn, publish_board.fn))
+    prepare, send, refresh = ((prepare_sweep, dispatch, publish_statuses) if as_tasks
+                              else (prepare_sweep.fn, dispatch.fn, publish_statuses.fn))
     prepared = prepare(now)
     counts: Counter = Counter()
     delivered = 0
@@ -36,7 +36,8 @@ def sweep_once(now: datetime, collect: bool = False, *, as_tasks: bool = True, p
         if result["claimed"] < result["limit"] or result["unavailable"]:
             break  # nothing more is due, or the mail server is down: the next batches wait for the next sweep
     published = refresh(now) if publish else 0
-    boarded = board(now) if publish else False  # once a day at least, and after anything happened
+    # The board too, with ``publish``: at least once a business day, and after anything happened.
+    boarded = (publish_board if as_tasks else publish_board.fn)(now) if publish else False
     return {
         "sent": counts.get("sent", 0),
         "failed": counts.get("failed", 0),

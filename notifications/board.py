@@ -24,7 +24,7 @@ WAITING_WORDS = {"review": "Xem xét kết quả", "decision": "Quyết định 
 
 
 def _rest(total: int, shown: int, noun: str = "nhiệm vụ") -> list[str]:
-    return [f"… và {total - shown} {noun} khác.", ""] if total > shown else []
+    return [f"… và {total - shown} {noun} khác.", ""] if total > shown else [""]
 
 
 def _agencies(codes, names: dict[str, str]) -> str:
@@ -58,13 +58,13 @@ def board_markdown(board: Board, *, tz, limit: int = LIMIT) -> str:
         "# Bảng theo dõi nhiệm vụ",
         "",
         f"Cập nhật lúc {board.now.astimezone(tz):%H:%M} ngày {board.today:%d/%m/%Y}. Đang theo dõi "
-        f"{board.directives} văn bản, {board.open} nhiệm vụ chưa hoàn thành: **{len(board.overdue)} quá hạn**, "
-        f"{len(board.due_soon)} đến hạn trong {SOON_DAYS} ngày làm việc, {len(board.waiting)} việc chờ cơ quan "
+        f"{board.directives} văn bản, {board.open} nhiệm vụ chưa hoàn thành: **{board.counts['overdue']} quá hạn**, "
+        f"{board.counts['due_soon']} đến hạn trong {SOON_DAYS} ngày làm việc, {board.counts['waiting']} việc chờ cơ quan "
         "giao nhiệm vụ xử lý.",
         "",
         f"Ký hiệu: {LEGEND}.",
         "",
-        f"## {MARKS['red']} Quá hạn ({len(board.overdue)})",
+        f"## {MARKS['red']} Quá hạn ({board.counts['overdue']})",
         "",
         "Xếp theo số ngày làm việc quá hạn, nhiều nhất trước.",
         "",
@@ -72,31 +72,31 @@ def board_markdown(board: Board, *, tz, limit: int = LIMIT) -> str:
     if board.overdue:
         lines += ["| | Văn bản | Nhiệm vụ | Đơn vị chủ trì | Thời hạn | Quá hạn |", "|---|---|---|---|---|---:|"]
         lines += [f"| {MARKS[i.colour]} | {md(i.number)} | {_task(i)} | {_agencies(i.leads, names)} | {_due(i)} "
-                  f"| {i.days} ngày làm việc |" for i in board.overdue[:limit]]
-        lines += [""] + _rest(len(board.overdue), min(limit, len(board.overdue)))
+                  f"| {i.days} ngày làm việc |" for i in board.overdue]
+        lines += _rest(board.counts["overdue"], len(board.overdue))
     else:
         lines += ["Không có nhiệm vụ quá hạn.", ""]
 
-    lines += [f"## {MARKS['orange']} Đến hạn trong {SOON_DAYS} ngày làm việc ({len(board.due_soon)})", ""]
+    lines += [f"## {MARKS['orange']} Đến hạn trong {SOON_DAYS} ngày làm việc ({board.counts['due_soon']})", ""]
     if board.due_soon:
         lines += ["| | Văn bản | Nhiệm vụ | Đơn vị chủ trì | Thời hạn | Còn lại |", "|---|---|---|---|---|---:|"]
         lines += [f"| {MARKS[i.colour]} | {md(i.number)} | {_task(i)} | {_agencies(i.leads, names)} | {_due(i)} "
-                  f"| {_left(i.days)} |" for i in board.due_soon[:limit]]
-        lines += [""] + _rest(len(board.due_soon), min(limit, len(board.due_soon)))
+                  f"| {_left(i.days)} |" for i in board.due_soon]
+        lines += _rest(board.counts["due_soon"], len(board.due_soon))
     else:
         lines += [f"Không có nhiệm vụ đến hạn trong {SOON_DAYS} ngày làm việc tới.", ""]
 
-    lines += [f"## Chờ cơ quan giao nhiệm vụ xử lý ({len(board.waiting)})", "",
+    lines += [f"## Chờ cơ quan giao nhiệm vụ xử lý ({board.counts['waiting']})", "",
               "Kết quả chờ xác nhận (dondoc review), đề nghị gia hạn (dondoc extend), đơn vị từ chối nhiệm vụ "
               "(dondoc reassign); chờ lâu nhất trước.", ""]
     if board.waiting:
         lines += ["| | Việc chờ | Văn bản | Nhiệm vụ | Đơn vị | Thời hạn | Đã chờ |", "|---|---|---|---|---|---|---:|"]
-        for w in board.waiting[:limit]:
+        for w in board.waiting:
             what = WAITING_WORDS[w.what] + (f" đến {w.until:%d/%m/%Y}" if w.until else "")
             who = _agencies([w.agency] if w.agency else w.item.leads, names)
             lines.append(f"| {MARKS[w.item.colour]} | {what} | {md(w.item.number)} | {_task(w.item)} | {who} "
                          f"| {_due(w.item)} | {_waited(w, tz)} |")
-        lines += [""] + _rest(len(board.waiting), min(limit, len(board.waiting)), "việc")
+        lines += _rest(board.counts["waiting"], len(board.waiting), "việc")
     else:
         lines += ["Không có việc nào đang chờ.", ""]
 
@@ -112,7 +112,7 @@ def board_markdown(board: Board, *, tz, limit: int = LIMIT) -> str:
             overdue = f"**{r.open_overdue}**" if r.open_overdue else "0"
             lines.append(f"| {r.rank} | {md(r.name)} ({md(r.agency)}) | {r.assigned} | {r.on_time} | {r.late} "
                          f"| {r.open_in_time} | {overdue} | {rate} | {_number(r.avg_days_late)} | {md(r.rating)} |")
-        lines += [""] + _rest(len(board.agencies), min(limit, len(board.agencies)), "cơ quan")
+        lines += _rest(len(board.agencies), min(limit, len(board.agencies)), "cơ quan")
     else:
         lines += [f"Chưa có nhiệm vụ nào có hạn trong năm {start.year}.", ""]
     return "\n".join(lines).rstrip() + "\n"
@@ -120,5 +120,5 @@ def board_markdown(board: Board, *, tz, limit: int = LIMIT) -> str:
 
 def board_description(board: Board, *, tz) -> str:
     """The artifact's one-line description on the Artifacts page."""
-    return (f"Quá hạn {len(board.overdue)} · đến hạn trong {SOON_DAYS} ngày làm việc {len(board.due_soon)} · "
-            f"chờ xử lý {len(board.waiting)} — cập nhật {board.now.astimezone(tz):%H:%M %d/%m/%Y}")
+    return (f"Quá hạn {board.counts['overdue']} · đến hạn trong {SOON_DAYS} ngày làm việc {board.counts['due_soon']} · "
+            f"chờ xử lý {board.counts['waiting']} — cập nhật {board.now.astimezone(tz):%H:%M %d/%m/%Y}")

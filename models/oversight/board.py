@@ -3,8 +3,8 @@
 Overdue assignments (most working days late first), those due within five working days, what waits on the
 coordinator (a result to review, an extension request, a refusal to decide) and for how long, and the
 agency table of the year. A handful of set-based queries whatever the number of directives: the board of
-1,000 open directives is built in well under a second (bench/board.py). The lists are complete here; the
-Markdown (notifications/board.py) shows the top of each and counts the rest.
+1,000 open directives is built in under a second (bench/board.py). Only the top ``limit`` of each list is
+kept, with the count of all (notifications/board.py shows both).
 
 Whether the board must be rebuilt at all (``board_is_current``) is kept in the ``outlet`` row named
 ``board``: the last event it reflects and when it was built. Everything on it moves with an event (a launch,
@@ -60,19 +60,22 @@ class Waiting:
 
 @dataclass(frozen=True)
 class Board:
+    """The top ``limit`` of each list, and how many there are in all."""
+
     now: datetime
     today: date
     span: tuple[date, date]  # the agency table: assignments due in the current year, as of today
     directives: int  # active directives
     open: int  # their unfinished assignments (waiting steps aside)
-    overdue: list[Item]
-    due_soon: list[Item]
-    waiting: list[Waiting]
-    agencies: list[ScoreRow]  # most open overdue first, then by rank
+    overdue: list[Item]  # most working days late first
+    due_soon: list[Item]  # soonest first
+    waiting: list[Waiting]  # longest waiting first
+    agencies: list[ScoreRow]  # every lead agency of the span: most open overdue first, then by rank
+    counts: dict[str, int] = field(default_factory=dict)  # overdue, due_soon, waiting: in all
     names: dict[str, str] = field(default_factory=dict)  # agency code → name
 
 
-def build_board(session: Session, *, now: datetime, rules: TimeRules) -> Board:
+def build_board(session: Session, *, now: datetime, rules: TimeRules, limit: int = 20) -> Board:
     today = rules.today(now)
     calendar = rules.calendar
     horizon = calendar.add_working_days(today, SOON_DAYS)
@@ -95,7 +98,15 @@ def build_board(session: Session, *, now: datetime, rules: TimeRules) -> Board:
                          .join(Directive, active)
                          .join(ExtensionRequest, ExtensionRequest.assignment_id == Assignment.id)
                          .where(ExtensionRequest.state == "pending", Assignment.status.in_(OPEN))).all()
-    leads = _leads(session, {row[0] for rows in (near, held, asked) for row in rows})
+
+    # Sorted as plain tuples; only the rows shown become Items, with their leads.
+    late = sorted(((between(r[5], today), r) for r in near), key=lambda x: (-x[0], x[1][2], x[1][3]))
+    overdue = [r for days, r in late if days > 0]
+    due_soon = sorted((r for days, r in late if -SOON_DAYS <= days <= 0), key=lambda r: (r[5], r[2], r[3]))
+    pending = sorted([("review" if r[6] == REPORTED else "decision", r) for r in held] +
+                     [("extension", r) for r in asked], key=lambda x: (x[1][8], x[1][2], x[1][3]))
+    shown = overdue[:limit] + due_soon[:limit] + [r for _, r in pending[:limit]]
+    leads = _leads(session, {r[0] for r in shown})
 
     def item(row) -> Item:
         assignment_id, slug, number, key, title, due, status, done_on = row[:8]
@@ -105,25 +116,19 @@ def build_board(session: Session, *, now: datetime, rules: TimeRules) -> Board:
         return Item(slug=slug, number=number, key=key, title=title, leads=leads.get(assignment_id, ()), due=due,
                     status=status, days=days, colour=colour)
 
-    items = [item(row) for row in near]
-    overdue = sorted((i for i in items if i.days > 0), key=lambda i: (-i.days, i.number, i.key))
-    due_soon = sorted((i for i in items if -SOON_DAYS <= i.days <= 0), key=lambda i: (-i.days, i.number, i.key))
-
-    waiting = [Waiting(what="review" if row[6] == REPORTED else "decision", item=item(row), since=row[8],
-                       waited=max(0, between(rules.today(row[8]), today))) for row in held]
-    waiting += [Waiting(what="extension", item=item(row), since=row[8], waited=max(0, between(rules.today(row[8]), today)),
-                        agency=row[9], until=row[10]) for row in asked]
-    waiting.sort(key=lambda w: (w.since, w.item.number, w.item.key))
-
+    waiting = [Waiting(what=what, item=item(r), since=r[8], waited=max(0, between(rules.today(r[8]), today)),
+                       agency=r[9] if what == "extension" else None, until=r[10] if what == "extension" else None)
+               for what, r in pending[:limit]]
     span = (date(today.year, 1, 1), date(today.year, 12, 31))
-    table = figures(session, span=span, now=now, rules=rules).rows
-    table = sorted(table, key=lambda r: (-r.open_overdue, r.rank))
+    table = sorted(figures(session, span=span, now=now, rules=rules).rows, key=lambda r: (-r.open_overdue, r.rank))
     directives = session.exec(select(func.count()).select_from(Directive).where(Directive.status == "active")).one()
     unfinished = session.exec(select(func.count()).select_from(Assignment).join(Directive, active)
                               .where(Assignment.status.in_((*OPEN, REPORTED, DECLINED)))).one()
     names = dict(session.exec(select(Agency.code, Agency.name)).all())
-    return Board(now=now, today=today, span=span, directives=directives, open=unfinished, overdue=overdue,
-                 due_soon=due_soon, waiting=waiting, agencies=table, names=names)
+    return Board(now=now, today=today, span=span, directives=directives, open=unfinished,
+                 overdue=[item(r) for r in overdue[:limit]], due_soon=[item(r) for r in due_soon[:limit]],
+                 waiting=waiting, agencies=table,
+                 counts={"overdue": len(overdue), "due_soon": len(due_soon), "waiting": len(pending)}, names=names)
 
 
 def _leads(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
