@@ -59,8 +59,8 @@ def board_markdown(board: Board, *, tz, limit: int = LIMIT) -> str:
         "",
         f"Cập nhật lúc {board.now.astimezone(tz):%H:%M} ngày {board.today:%d/%m/%Y}. Đang theo dõi "
         f"{board.directives} văn bản, {board.open} nhiệm vụ chưa hoàn thành: **{board.counts['overdue']} quá hạn**, "
-        f"{board.counts['due_soon']} đến hạn trong {SOON_DAYS} ngày làm việc, {board.counts['waiting']} việc chờ cơ quan "
-        "giao nhiệm vụ xử lý.",
+        f"{board.counts['due_soon']} đến hạn trong {SOON_DAYS} ngày làm việc, {board.counts['waiting']} việc chờ "
+        "cơ quan giao nhiệm vụ xử lý.",
         "",
         f"Ký hiệu: {LEGEND}.",
         "",

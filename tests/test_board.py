@@ -163,7 +163,8 @@ def test_a_sweep_publishes_the_board_artifact(database, prefect_server, monkeypa
     again = escalation_sweep(now=datetime(2021, 1, 4, 10, 30, tzinfo=TZ))
     assert first["board"] is True and again["board"] is False  # nothing happened in between
     with get_client(sync_client=True) as client:
-        artifact = client.read_latest_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["board"])))[0]
+        board = ArtifactFilter(key=ArtifactFilterKey(any_=["board"]))
+        artifact = client.read_latest_artifacts(artifact_filter=board)[0]
     assert artifact.type == "markdown" and artifact.data.startswith("# Bảng theo dõi nhiệm vụ")
     assert "2550/STTTT-BCTT" in artifact.data and "Các cơ quan chủ trì" in artifact.data
     assert "cập nhật 10:00 04/01/2021" in artifact.description

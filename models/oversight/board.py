@@ -13,6 +13,7 @@ a record, a request, a refusal, a closing) or with the business day (the working
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,6 +29,7 @@ from models.store.tables import Agency, Assignment, AssignmentAgency, Directive,
 
 SOON_DAYS = 5  # "due within five working days" (issue 14 §4)
 OUTLET = "board"
+_DIGITS = re.compile(r"(\d+)")
 
 
 @dataclass(frozen=True)
@@ -100,11 +102,11 @@ def build_board(session: Session, *, now: datetime, rules: TimeRules, limit: int
                          .where(ExtensionRequest.state == "pending", Assignment.status.in_(OPEN))).all()
 
     # Sorted as plain tuples; only the rows shown become Items, with their leads.
-    late = sorted(((between(r[5], today), r) for r in near), key=lambda x: (-x[0], x[1][2], x[1][3]))
+    late = sorted(((between(r[5], today), r) for r in near), key=lambda x: (-x[0], x[1][5], _natural(x[1][2]), x[1][3]))
     overdue = [r for days, r in late if days > 0]
-    due_soon = sorted((r for days, r in late if -SOON_DAYS <= days <= 0), key=lambda r: (r[5], r[2], r[3]))
+    due_soon = sorted((r for days, r in late if -SOON_DAYS <= days <= 0), key=lambda r: (r[5], _natural(r[2]), r[3]))
     pending = sorted([("review" if r[6] == REPORTED else "decision", r) for r in held] +
-                     [("extension", r) for r in asked], key=lambda x: (x[1][8], x[1][2], x[1][3]))
+                     [("extension", r) for r in asked], key=lambda x: (x[1][8], _natural(x[1][2]), x[1][3]))
     shown = overdue[:limit] + due_soon[:limit] + [r for _, r in pending[:limit]]
     leads = _leads(session, {r[0] for r in shown})
 
@@ -129,6 +131,11 @@ def build_board(session: Session, *, now: datetime, rules: TimeRules, limit: int
                  overdue=[item(r) for r in overdue[:limit]], due_soon=[item(r) for r in due_soon[:limit]],
                  waiting=waiting, agencies=table,
                  counts={"overdue": len(overdue), "due_soon": len(due_soon), "waiting": len(pending)}, names=names)
+
+
+def _natural(number: str) -> tuple:
+    """A directive number's sort key: 9/KH-UBND before 10/KH-UBND."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in _DIGITS.split(number) if part)
 
 
 def _leads(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
