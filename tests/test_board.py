@@ -168,3 +168,22 @@ def test_a_sweep_publishes_the_board_artifact(database, prefect_server, monkeypa
     assert artifact.type == "markdown" and artifact.data.startswith("# Bảng theo dõi nhiệm vụ")
     assert "2550/STTTT-BCTT" in artifact.data and "Các cơ quan chủ trì" in artifact.data
     assert "cập nhật 10:00 04/01/2021" in artifact.description
+
+
+def test_the_agency_table_counts_leads_that_did_not_acknowledge(tmp_path, workspace):
+    """figures() read each unacknowledged row's payload (two keys) as a one-column tuple, and failed."""
+    from sqlalchemy import update
+
+    from models.store.tables import Notification
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'ack.db'}")
+    migrate.upgrade(engine)
+    text = DIRECTIVE.replace("ack_within: 0", "ack_within: 1").replace("number: 15/", "number: 16/")
+    with session_scope(engine) as session:
+        launch_directive(session, loaded=load_directive_text(textwrap.dedent(text), name="d.yaml", base_dir=workspace),
+                         now=at("2021-03-01"), rules=RULES, actor="t")
+        session.execute(update(Notification).where(Notification.rung == "unacknowledged").values(state="sent"))
+    with session_scope(engine) as session:
+        rows = {r.agency: r for r in build_board(session, now=NOW, rules=RULES).agencies}
+    assert (rows["sxd"].unacknowledged, rows["stnmt"].unacknowledged, rows["stttt"].unacknowledged) == (4, 3, 3)
+    engine.dispose()

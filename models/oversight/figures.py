@@ -41,7 +41,7 @@ def figures(session: Session, *, span: tuple[date, date], now: datetime, rules: 
     silent: Counter[str] = Counter()
     asked: Counter[str] = Counter()
     for chunk in (ids[i:i + 5000] for i in range(0, len(ids), 5000)):
-        for payload, in session.exec(select(Notification.payload).where(
+        for payload in session.exec(select(Notification.payload).where(  # one column: scalars
                 Notification.assignment_id.in_(chunk), Notification.rung == "unacknowledged",
                 Notification.state.in_(("sent", "failed")), Notification.due_at <= now)).all():
             if payload.get("lead"):
