@@ -1,6 +1,6 @@
 """A whole campaign on a simulated clock: launch, then every working day at 08:00 sweep,
 and play back the agencies' responses at their times. One flow run for all of it,
-one task run per simulated sweep and per response, and the status artifact once, at the end."""
+one task run per simulated sweep and per response, and the status artifact and the board once, at the end."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from prefect import flow, task
 
 from flows.runtime import directive_tags, label_current_run
 from flows.sweep import sweep_once
-from tasks.artifacts import publish_statuses
+from tasks.artifacts import publish_board, publish_statuses
 from models.store.db import transaction
 from models.errors import InputError
 from models.lifecycle.queries import get_directive
@@ -46,6 +46,7 @@ def simulate_campaign(path: str, start: datetime, until: datetime, responses: li
         if _closed(slug) and not any(r.moment(rules.tz) > moment for r in script):
             break
     publish_statuses(last)
+    publish_board(last)
     return {"slug": slug, "number": launched["number"], "sweeps": sweeps, "messages": messages, "responses": applied}
 
 

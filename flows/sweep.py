@@ -1,4 +1,4 @@
-"""The escalation sweep: send what is due, then refresh the status artifacts."""
+"""The escalation sweep: send what is due, then refresh the status artifacts and the board."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from prefect import flow
 
 from flows.runtime import resolve_now
-from tasks.artifacts import publish_statuses
+from tasks.artifacts import publish_board, publish_statuses
 from tasks.feed import publish_events
 from tasks.sweep import dispatch, prepare_sweep
 
@@ -41,6 +41,8 @@ def sweep_once(now: datetime, collect: bool = False, *, as_tasks: bool = True, p
             break  # nothing more is due, or the mail server is down: the next batches wait for the next sweep
     told = tell(now, escalated=escalated, derive=True)
     published = refresh(now) if publish else 0
+    # The board too, with ``publish``: at least once a business day, and after anything happened.
+    boarded = (publish_board if as_tasks else publish_board.fn)(now) if publish else False
     return {
         "sent": counts.get("sent", 0),
         "failed": counts.get("failed", 0),
@@ -55,6 +57,7 @@ def sweep_once(now: datetime, collect: bool = False, *, as_tasks: bool = True, p
         "skipped": prepared["skipped"] + counts.get("skipped", 0),
         "artifacts": published,
         "events": told["events"],  # sent to Prefect's event feed (dondoc.assignment.*)
+        "board": boarded,
         "messages": sent,
     }
 

@@ -1,4 +1,4 @@
-"""Prefect artifacts: the directive's status table and each assignment's brief."""
+"""Prefect artifacts: the directive's status table, each assignment's brief, and the board."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from models.store.db import transaction
 from models.definition.kinds import KINDS
+from models.oversight.board import board_is_current, build_board, last_event_id, mark_board
 from models.lifecycle.queries import agency_map, get_directive, stale_directives, status_rows
 from models.store.tables import Directive
 from models.settings import get_settings
 from models.lifecycle.status import FLAG_LABELS, LABELS, TALLY_LABELS, due_text, shown_counts, tally, waiting_text
 from models.calendar.timerules import TimeRules
+from notifications.board import board_description, board_markdown
 from notifications.wording import markdown_text as md
 
 
@@ -88,6 +90,28 @@ def publish_statuses(now: datetime) -> int:
             for directive_id in stale[start:start + CHUNK]:
                 _publish(session, session.get(Directive, directive_id), now, rules, names)
     return len(stale)
+
+
+@task(name="publish-board", retries=2, retry_delay_seconds=1)
+def publish_board(now: datetime) -> bool:
+    """Refresh the markdown artifact ``board`` (overdue, due soon, waiting on the coordinator, the agency
+    table), unless the one published earlier today still holds: no event since. Returns whether it published.
+
+    The events read are noted before the board is built, so one recorded meanwhile makes the next sweep
+    rebuild; and after the artifact is created, so a failed publish is retried by the next sweep.
+    """
+    settings = get_settings()
+    rules = TimeRules.from_settings(settings)
+    with transaction(settings) as session:
+        if board_is_current(session, now=now, rules=rules):
+            return False
+        seen = last_event_id(session)
+        board = build_board(session, now=now, rules=rules)
+    create_markdown_artifact(key="board", markdown=board_markdown(board, tz=rules.tz),
+                             description=board_description(board, tz=rules.tz))
+    with transaction(settings) as session:
+        mark_board(session, now=now, event_id=seen)
+    return True
 
 
 @task(name="publish-brief", retries=2, retry_delay_seconds=1)
