@@ -110,3 +110,12 @@ def test_the_digest_covers_every_directive_of_its_coordinator(engine):
     assert [(o["number"], o["key"], o["days"]) for o in d["overdue"]] == [("1/KH-UBND", "a", 2), ("3/KH-UBND", "a", 2)]
     assert d["due_this_week"] == [] and d["totals"]["assigned"] == 6
     assert all(c["number"].endswith("KH-UBND") for c in d["changes"])  # never another coordinator's directive
+    from notifications.compose import compose
+
+    raw = compose(prepared, prepared.envelopes[0], mail_from="dondoc@longan.example.com", sender_name="dondoc",
+                  now=at("2021-03-09"), domain="longan.example.com")
+    from email import message_from_bytes, policy
+
+    text = message_from_bytes(raw, policy=policy.default).get_body(("plain",)).get_content()
+    assert "[2/KH-UBND] Việc A của kế hoạch 2 (a) — xem xét kết quả, chờ 3 ngày làm việc" in text
+    assert "dondoc review 2-kh-ubnd/a --accept" in text and "quá hạn 2 ngày làm việc" in text

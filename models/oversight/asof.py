@@ -144,9 +144,10 @@ def as_of(session: Session, *, at: datetime, due_from: date | None = None, due_u
             .order_by(AssignmentAgency.assignment_id, AssignmentAgency.position)).all():
         (leads if role == "lead" else supporting).setdefault(assignment_id, []).append(code)
     counts: dict[int, dict[str, int]] = defaultdict(lambda: {"extended": 0, "returned": 0})
-    for assignment_id, kind, n in session.exec(scoped(
-            select(Event.assignment_id, Event.kind, func.count()).join(Assignment, Assignment.id == Event.assignment_id)
-            .where(Event.at <= at, Event.kind.in_(("extended", "returned"))))
+    # Few events are extensions or returns: count them all, without joining every event to its assignment.
+    for assignment_id, kind, n in session.exec(
+            select(Event.assignment_id, Event.kind, func.count())
+            .where(Event.at <= at, Event.kind.in_(("extended", "returned")))
             .group_by(Event.assignment_id, Event.kind)).all():
         counts[assignment_id][kind] = n
     closing = _closing(session, [r[0] for r in rows if r[4] == "cancelled"], at)

@@ -119,11 +119,11 @@ def gather(session: Session, issuer: str, *, since: datetime | None, now: dateti
             declined_at[assignment_id] = max(at, declined_at.get(assignment_id, at))
     for a in open_rows:
         if a.status == REPORTED and a.reported_on:
-            out.waiting.append(line(a, what="xem xét kết quả", since=a.reported_on,
+            out.waiting.append(line(a, what="xem xét kết quả", since=a.reported_on, reason=None,
                                     days=between(a.reported_on, today), command=f"dondoc review {slugs[a.directive_id]}/{a.key} --accept"))
         elif a.status == DECLINED and a.id in declined_at:
             day = rules.today(declined_at[a.id])
-            out.waiting.append(line(a, what="quyết định về việc từ chối", since=day, days=between(day, today),
+            out.waiting.append(line(a, what="quyết định về việc từ chối", since=day, days=between(day, today), reason=None,
                                     command=f"dondoc reassign {slugs[a.directive_id]}/{a.key} --leads … --reason …"))
     if ids:
         for request, a in session.exec(select(ExtensionRequest, Assignment).join(Assignment).where(
