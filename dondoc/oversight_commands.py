@@ -61,7 +61,8 @@ def scorecard(
     moment = parse_now(now, settings.tz)
     span, name = resolve_span(period, start, until, rules.today(moment))
     with transaction(settings) as session:
-        found = figures(session, span=span, now=moment, rules=rules, agency=agency, issuer=issuer)
+        found = figures(session, span=span, now=moment, rules=rules, agency=agency, issuer=issuer,
+                        details=False)
     if as_json:
         print_json([row.as_json() for row in found.rows])
         return

@@ -236,7 +236,8 @@ class BatchContext:
         to, cc = split_to_cc(resolve(row.to_audience, scope, self.agencies), resolve(row.cc_audience, scope, self.agencies))
         found = gather(self.session, issuer, since=last_digest(self.session, issuer), now=self.now, rules=self.rules)
         year = (date(self.today.year, 1, 1), date(self.today.year, 12, 31))
-        scores = figures(self.session, span=year, now=self.now, rules=self.rules, issuer=issuer)
+        scores = figures(self.session, span=year, now=self.now, rules=self.rules, issuer=issuer,
+                         details=False)
         name = agency.name if agency else issuer
         context = {
             "directive": {"issuer_name": name, "issuer_email": agency.email if agency else "", "number": None,

@@ -122,7 +122,7 @@ def build_board(session: Session, *, now: datetime, rules: TimeRules, limit: int
                        agency=r[9] if what == "extension" else None, until=r[10] if what == "extension" else None)
                for what, r in pending[:limit]]
     span = (date(today.year, 1, 1), date(today.year, 12, 31))
-    table = sorted(figures(session, span=span, now=now, rules=rules).rows, key=lambda r: (-r.open_overdue, r.rank))
+    table = sorted(figures(session, span=span, now=now, rules=rules, details=False).rows, key=lambda r: (-r.open_overdue, r.rank))
     directives = session.exec(select(func.count()).select_from(Directive).where(Directive.status == "active")).one()
     unfinished = session.exec(select(func.count()).select_from(Assignment).join(Directive, active)
                               .where(Assignment.status.in_((*OPEN, REPORTED, DECLINED)))).one()

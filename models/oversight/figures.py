@@ -26,14 +26,18 @@ class Figures:
 
 
 def figures(session: Session, *, span: tuple[date, date], now: datetime, rules: TimeRules, agency: str | None = None,
-            issuer: str | None = None) -> Figures:
-    """Every lead agency's scorecard for assignments due in ``span``, as the audit trail stood at ``now``."""
+            issuer: str | None = None, details: bool = True) -> Figures:
+    """Every lead agency's scorecard for assignments due in ``span``, as the audit trail stood at ``now``.
+
+    ``details=False`` leaves the states without their text (key, title, reply document): enough for the
+    figures, and much less to read at scale.
+    """
     if agency is not None and session.get(Agency, agency) is None:
         raise InputError(f"không có cơ quan {agency!r} trong danh mục (xem: dondoc agencies)")
     if issuer is not None and session.get(Agency, issuer) is None:
         raise InputError(f"không có cơ quan ban hành {issuer!r} trong danh mục (xem: dondoc agencies)")
     today = rules.today(now)
-    states = as_of(session, at=now, due_from=span[0], due_until=span[1], issuer=issuer)
+    states = as_of(session, at=now, due_from=span[0], due_until=span[1], issuer=issuer, details=details)
     agencies = {a.code: a for a in session.exec(select(Agency)).all()}
     scales = {r.name: r.ratings for r in session.exec(select(Registry)).all()}
     ids = {s.id for s in states}

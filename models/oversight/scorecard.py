@@ -112,7 +112,8 @@ def score(states: Iterable[State], *, today: date, calendar: WorkCalendar, names
 
     for state in states:
         column = classify(state, today)
-        for code in dict.fromkeys(state.leads):
+        leads = state.leads if len(state.leads) < 2 else dict.fromkeys(state.leads)
+        for code in leads:
             if agency is not None and code != agency:
                 continue
             row = rows.get(code) or rows.setdefault(code, ScoreRow(agency=code, name=names.get(code, code)))
