@@ -13,7 +13,7 @@ from models.errors import DuplicateDirective
 from models.definition.loader import Loaded
 from models.definition.naming import slugify
 from models.lifecycle.planning import plan_assignment
-from models.lifecycle.occurrences import start_series
+from models.lifecycle.occurrences import start_many
 from models.store.tables import Agency, Assignment, AssignmentAgency, Directive, Event, Registry, Series
 from models.calendar.timerules import TimeRules
 
@@ -116,10 +116,9 @@ def launch_directive(
 
     created: list[tuple[int, str, str]] = []
     moved: list[tuple[str, date, date]] = []
+    recurring = [item for item in spec.assignments if item.every is not None]
     for item in spec.assignments:
         if item.every is not None:
-            created += _launch_series(session, directive=directive, item=item, now=now, rules=rules, actor=actor,
-                                      domain=mail_domain)
             continue
         waiting = bool(item.after)
         if item.due is not None:
@@ -159,25 +158,31 @@ def launch_directive(
             plan_assignment(session, directive=directive, assignment=assignment, now=now, rules=rules,
                             domain=mail_domain, fresh=True)
         created.append((assignment.id, item.key, item.kind))
+    if recurring:
+        created += _launch_series(session, directive=directive, items=recurring, now=now, rules=rules, actor=actor,
+                                  domain=mail_domain)
     session.flush()
     return Launched(slug=slug, number=spec.number, directive_id=directive.id, assignments=created, moved=moved)
 
 
-def _launch_series(session: Session, *, directive: Directive, item: AssignmentDef, now: datetime, rules: TimeRules,
-                   actor: str, domain: str) -> list[tuple[int, str, str]]:
-    """A recurring report: its series, and its first occurrence unless it waits for other steps."""
-    series = Series(directive_id=directive.id, key=item.key, every=item.every, report_day=item.report_day,
-                    window=item.window, until=item.until, status="waiting" if item.after else "active",
-                    after=list(item.after), created_at=now)
-    session.add(series)
+def _launch_series(session: Session, *, directive: Directive, items: list[AssignmentDef], now: datetime,
+                   rules: TimeRules, actor: str, domain: str) -> list[tuple[int, str, str]]:
+    """The recurring reports: a series each, and the first occurrence of those that wait for no other step.
+
+    All of a directive's series are written in one flush, and their first occurrences in one more: a province's
+    launch of hundreds of reports is a few statements per directive, not several per report.
+    """
+    series = [Series(directive_id=directive.id, key=item.key, every=item.every, report_day=item.report_day,
+                     window=item.window, until=item.until, status="waiting" if item.after else "active",
+                     after=list(item.after), created_at=now) for item in items]
+    session.add_all(series)
     session.flush()
-    session.add(Event(at=now, actor=actor, kind="series", directive_id=directive.id,
-                      payload={"key": item.key, "every": item.every, "report_day": item.report_day,
-                               "window": item.window, "until": item.until.isoformat() if item.until else None,
-                               "leads": list(item.leads), "supporting": list(item.supporting),
-                               "after": list(item.after)}))
-    if item.after:
-        return []
-    first = start_series(session, directive=directive, series=series, now=now, rules=rules, actor=actor,
-                         domain=domain, fresh=True)
-    return [(first.id, first.key, first.kind)] if first is not None else []
+    for item in items:
+        session.add(Event(at=now, actor=actor, kind="series", directive_id=directive.id,
+                          payload={"key": item.key, "every": item.every, "report_day": item.report_day,
+                                   "window": item.window, "until": item.until.isoformat() if item.until else None,
+                                   "leads": list(item.leads), "supporting": list(item.supporting),
+                                   "after": list(item.after)}))
+    ready = [one for one, item in zip(series, items) if not item.after]
+    return [(a.id, a.key, a.kind) for a in start_many(session, directive=directive, series=ready, now=now,
+                                                      rules=rules, actor=actor, domain=domain)]

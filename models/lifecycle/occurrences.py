@@ -15,13 +15,13 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import Session, select
 
 from models.calendar.periods import Period, by_name, first_due_after, following, opens_on
 from models.calendar.timerules import TimeRules
 from models.lifecycle.planning import plan_assignment
-from models.store.tables import Assignment, AssignmentAgency, Directive, Event, Series
+from models.store.tables import Assignment, AssignmentAgency, Directive, Event, Notification, Series
 
 LIVE = ("waiting", "active")
 
@@ -39,66 +39,102 @@ def occurrence_key(key: str, period: Period) -> str:
     return f"{key}/{period.name}"
 
 
+def first_period(series: Series, *, now: datetime, rules: TimeRules) -> Period | None:
+    """The first period whose due date falls after today; None when ``until`` allows none."""
+    first = first_due_after(series.every, rules.today(now), report_day=series.report_day, window=series.window,
+                            calendar=rules.calendar)
+    return None if series.until is not None and first.due > series.until else first
+
+
 def start_series(session: Session, *, directive: Directive, series: Series, now: datetime, rules: TimeRules,
                  actor: str, domain: str, fresh: bool = False) -> Assignment | None:
     """Open the first occurrence: the first period whose due date falls after today. None when ``until`` allows none."""
-    first = first_due_after(series.every, rules.today(now), report_day=series.report_day, window=series.window,
-                            calendar=rules.calendar)
-    series.status = "active"
-    if series.until is not None and first.due > series.until:
-        series.status, series.next_period, series.next_opens_at = "ended", None, None
-        session.add(series)
-        session.add(Event(at=now, actor=actor, kind="series_ended", directive_id=directive.id,
-                          payload={"key": series.key, "until": series.until.isoformat(), "occurrences": 0}))
-        return None
-    return open_occurrence(session, directive=directive, series=series, period=first, now=now, planned_at=now,
-                           rules=rules, actor=actor, domain=domain, notice=True, fresh=fresh)
+    opened = start_many(session, directive=directive, series=[series], now=now, rules=rules, actor=actor, domain=domain)
+    return opened[0] if opened else None
+
+
+def start_many(session: Session, *, directive: Directive, series: list[Series], now: datetime, rules: TimeRules,
+               actor: str, domain: str) -> list[Assignment]:
+    """Start several series of one directive at once (a launch): their first occurrences written in one flush."""
+    pairs = []
+    for one in series:
+        one.status = "active"
+        first = first_period(one, now=now, rules=rules)
+        if first is None:
+            one.status, one.next_period, one.next_opens_at = "ended", None, None
+            session.add(one)
+            session.add(Event(at=now, actor=actor, kind="series_ended", directive_id=directive.id,
+                              payload={"key": one.key, "until": one.until.isoformat(), "occurrences": 0}))
+        else:
+            pairs.append((one, first))
+    return open_occurrences(session, directive=directive, pairs=pairs, now=now, planned_at=now, rules=rules,
+                            actor=actor, domain=domain, notice=True)
 
 
 def open_occurrence(session: Session, *, directive: Directive, series: Series, period: Period, now: datetime,
                     planned_at: datetime, rules: TimeRules, actor: str, domain: str, notice: bool,
                     fresh: bool = False) -> Assignment:
     """Create the occurrence of ``period``, plan its messages as of ``planned_at``, and mark when the next opens."""
-    item = definition_of(directive, series.key)
-    assignment = Assignment(
-        directive_id=directive.id,
-        key=occurrence_key(series.key, period),
-        kind=item.get("kind", "generic"),
-        title=f"{item['title']} ({period.label})",
-        action=item["action"],
-        due=period.due,
-        stated_due=period.stated_due,
-        status="assigned",
-        depends_on=[],
-        after=[],
-        started_at=planned_at,
-        series_id=series.id,
-        period=period.name,
-        window_from=period.window_from,
-        window_to=period.window_to,
-        updated_at=now,
-    )
-    session.add(assignment)
+    return open_occurrences(session, directive=directive, pairs=[(series, period)], now=now, planned_at=planned_at,
+                            rules=rules, actor=actor, domain=domain, notice=notice)[0]
+
+
+def open_occurrences(session: Session, *, directive: Directive, pairs: list[tuple[Series, Period]], now: datetime,
+                     planned_at: datetime, rules: TimeRules, actor: str, domain: str,
+                     notice: bool) -> list[Assignment]:
+    """The occurrences of (series, period) pairs of one directive, written in one flush, each with its agencies,
+    its ``created`` event and its messages planned as of ``planned_at``; each series marks when its next opens."""
+    made = []
+    for series, period in pairs:
+        item = definition_of(directive, series.key)
+        assignment = Assignment(
+            directive_id=directive.id,
+            key=occurrence_key(series.key, period),
+            kind=item.get("kind", "generic"),
+            title=f"{item['title']} ({period.label})",
+            action=item["action"],
+            due=period.due,
+            stated_due=period.stated_due,
+            status="assigned",
+            depends_on=[],
+            after=[],
+            started_at=planned_at,
+            series_id=series.id,
+            period=period.name,
+            window_from=period.window_from,
+            window_to=period.window_to,
+            updated_at=now,
+        )
+        session.add(assignment)
+        made.append((series, period, item, assignment))
+    if not made:
+        return []
     session.flush()
-    for role, codes in (("lead", item.get("leads", [])), ("supporting", item.get("supporting", []))):
-        for position, code in enumerate(codes):
-            session.add(AssignmentAgency(assignment_id=assignment.id, agency_code=code, role=role, position=position))
-    session.add(Event(at=now, actor=actor, kind="created", directive_id=directive.id, assignment_id=assignment.id,
-                      payload={"due": period.due.isoformat(), "stated_due": period.stated_due.isoformat(),
-                               "leads": list(item.get("leads", [])), "supporting": list(item.get("supporting", [])),
-                               "series": series.key, "period": period.name,
-                               "window_from": period.window_from.isoformat(),
-                               "window_to": period.window_to.isoformat()}))
-    plan_assignment(session, directive=directive, assignment=assignment, now=planned_at, rules=rules, domain=domain,
-                    include_launch=notice, fresh=True)
-    nxt = following(period, report_day=series.report_day, window=series.window, calendar=rules.calendar)
-    if series.until is not None and nxt.due > series.until:
-        series.status, series.next_period, series.next_opens_at = "ended", None, None
-    else:
-        series.next_period = nxt.name
-        series.next_opens_at = datetime.combine(opens_on(period), time.min, tzinfo=rules.tz)
-    session.add(series)
-    return assignment
+    rows: list[dict] = []
+    for series, period, item, assignment in made:
+        for role, codes in (("lead", item.get("leads", [])), ("supporting", item.get("supporting", []))):
+            for position, code in enumerate(codes):
+                session.add(AssignmentAgency(assignment_id=assignment.id, agency_code=code, role=role,
+                                             position=position))
+        session.add(Event(at=now, actor=actor, kind="created", directive_id=directive.id, assignment_id=assignment.id,
+                          payload={"due": period.due.isoformat(), "stated_due": period.stated_due.isoformat(),
+                                   "leads": list(item.get("leads", [])),
+                                   "supporting": list(item.get("supporting", [])),
+                                   "series": series.key, "period": period.name,
+                                   "window_from": period.window_from.isoformat(),
+                                   "window_to": period.window_to.isoformat()}))
+        plan_assignment(session, directive=directive, assignment=assignment, now=planned_at, rules=rules,
+                        domain=domain, include_launch=notice, fresh=True, collect=rows)
+        nxt = following(period, report_day=series.report_day, window=series.window, calendar=rules.calendar)
+        if series.until is not None and nxt.due > series.until:
+            series.status, series.next_period, series.next_opens_at = "ended", None, None
+        else:
+            series.next_period = nxt.name
+            series.next_opens_at = datetime.combine(opens_on(period), time.min, tzinfo=rules.tz)
+        session.add(series)
+    if rows:
+        session.execute(insert(Notification), rows)
+    return [assignment for *_, assignment in made]
 
 
 def open_due(session: Session, *, now: datetime, rules: TimeRules, domain: str, actor: str = "dondoc",

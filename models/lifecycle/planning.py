@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import insert
 from sqlmodel import Session, select, update
 
 from models.lifecycle.ladder import PlannedRung, ladder_of, message_id_for, notification_key, plan
@@ -47,10 +48,33 @@ def add_row(
 
 def plan_assignment(
     session: Session, *, directive: Directive, assignment: Assignment, now: datetime, rules: TimeRules,
-    domain: str, include_launch: bool = True, fresh: bool = False,
+    domain: str, include_launch: bool = True, fresh: bool = False, collect: list[dict] | None = None,
 ) -> list[Notification]:
+    """Plan the assignment's ladder (and, with the notice, its acknowledgement requests).
+
+    ``fresh``: the assignment is new, so no row can have a twin; its rows are inserted in bulk, or, with
+    ``collect``, added to that list for the caller to insert with others.
+    """
     planned: list[PlannedRung] = plan(ladder_of(directive.definition), due=assignment.due, now=now, rules=rules,
                                       include_launch=include_launch)
+    if fresh:
+        # A new assignment has no twin to revive: its rows go in as one multi-row insert, without building an
+        # ORM object each (a province's launch plans thousands).
+        values = []
+        for p in planned:
+            key = notification_key(directive.slug, assignment.key, p.rung, p.on)
+            values.append({"key": key, "message_id": message_id_for(key, domain), "directive_id": directive.id,
+                           "assignment_id": assignment.id, "rung": p.rung, "template": p.template, "on": p.on,
+                           "due_at": p.due_at, "repeat": p.repeat, "to_audience": list(p.to), "cc_audience": list(p.cc),
+                           "state": "pending", "attempts": 0, "recipients": {}, "payload": {}, "created_at": now})
+        if collect is not None:
+            collect.extend(values)
+        elif values:
+            session.execute(insert(Notification), values)
+        if include_launch:
+            plan_unacknowledged(session, directive=directive, assignment=assignment, now=now, rules=rules,
+                                domain=domain, fresh=fresh)
+        return []
     rows = []
     for p in planned:
         row = add_row(session, directive=directive, assignment=assignment, rung=p.rung, template=p.template, on=p.on,
