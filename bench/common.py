@@ -107,3 +107,19 @@ def at(y: int, m: int, d: int, h: int = 8, minute: int = 0) -> datetime:
 def report(name: str, figures: dict) -> None:
     """Print the figures as one JSON line (for the README table) and as text."""
     print(json.dumps({"bench": name, **figures}, ensure_ascii=False))
+
+
+@contextlib.contextmanager
+def sink() -> Iterator[tuple[int, dict]]:
+    """bench/sink.py in its own process: an SMTP server that accepts every message and discards it. Yields its
+    port and a dict that holds, once the block ends, what it counted."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bench.sink", "--port", str(port)], stdout=subprocess.PIPE,
+                               text=True, cwd=ROOT)
+    wait_for_port(port)
+    counts: dict = {}
+    try:
+        yield port, counts
+    finally:
+        process.terminate()
+        counts.update(json.loads(process.communicate(timeout=60)[0]))

@@ -18,13 +18,12 @@ import resource
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import TZ, free_port, fresh_database, prefect_server, report, wait_for_port  # noqa: E402
+from bench.common import TZ, fresh_database, prefect_server, report, sink  # noqa: E402
 
 LAUNCHED = datetime(2021, 3, 1, 9, tzinfo=TZ)
 SWEEP_AT = datetime(2021, 3, 2, 10, tzinfo=TZ)
@@ -54,18 +53,6 @@ def _rss_kib() -> int:
     return 0
 
 
-@contextmanager
-def sink() -> tuple[int, dict]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bench.sink", "--port", str(port)], stdout=subprocess.PIPE,
-                               text=True, cwd=Path(__file__).resolve().parent.parent)
-    wait_for_port(port)
-    counts: dict = {}
-    try:
-        yield port, counts
-    finally:
-        process.terminate()
-        counts.update(json.loads(process.communicate(timeout=60)[0]))
 
 
 def measure(size: int, postgres: str | None, api: str) -> dict:

@@ -38,13 +38,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import LEADS, REGISTRY, TZ, free_port, fresh_database, prefect_server, report, wait_for_port  # noqa: E402
+from bench.common import LEADS, REGISTRY, TZ, fresh_database, prefect_server, report, sink  # noqa: E402
 
 LAUNCH_AT = "2021-01-05T09:00+07:00"
 UNTIL = date(2021, 12, 31)
@@ -78,19 +77,6 @@ def write_recurring(folder: Path, count: int, reports: int, one_shot: int) -> li
     return paths
 
 
-@contextmanager
-def sink():
-    """bench/sink.py in its own process: accepts every message and discards it."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bench.sink", "--port", str(port)], stdout=subprocess.PIPE,
-                               text=True, cwd=Path(__file__).resolve().parent.parent)
-    wait_for_port(port)
-    counts: dict = {}
-    try:
-        yield port, counts
-    finally:
-        process.terminate()
-        counts.update(json.loads(process.communicate(timeout=60)[0]))
 
 
 def counts(url: str) -> dict:

@@ -11,9 +11,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from models.lifecycle.deliveries import failures
-from models.lifecycle.extensions import pending_requests
 from models.lifecycle.queries import agencies_of, agency_map, status_rows
-from models.lifecycle.status import FLAG_LABELS, LABELS, OPEN, standing, tally, waiting_text
+from models.lifecycle.status import FLAG_LABELS, LABELS, OPEN, standing, waiting_text
 from models.calendar.periods import by_name, schedule_text
 from models.store.tables import Assignment, AssignmentAgency, Directive, Event, ExtensionRequest, Notification, Registry, Series
 from models.calendar.timerules import TimeRules
