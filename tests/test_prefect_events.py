@@ -10,7 +10,7 @@ import json
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
@@ -94,8 +94,14 @@ def create_escalation_automation(webhook_url: str, name: str) -> uuid.UUID:
     return automation.id
 
 
-def read_events(prefix: str, since: datetime, count: int, timeout: float = 30) -> list:
-    """The events stored under ``prefix`` once there are ``count`` (the server writes them in batches), or by ``timeout``."""
+def read_events(prefix: str, since: datetime, count: int, received_after: datetime, timeout: float = 30) -> list:
+    """The events stored under ``prefix`` that this test sent, once there are ``count`` (the server writes them in
+    batches), or by ``timeout``.
+
+    The session's Prefect server also holds the events of every test before this one, about the same seed
+    directive and on the same dates: only those received after ``received_after`` are this test's. Every page
+    is read (the server answers 50 at a time).
+    """
     from prefect import get_client
     from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter
 
@@ -106,9 +112,14 @@ def read_events(prefix: str, since: datetime, count: int, timeout: float = 30) -
         while True:
             response = client.request("POST", "/events/filter", json=body)
             response.raise_for_status()
-            events = response.json()["events"]
-            if len(events) >= count or time.monotonic() > deadline:
-                return events
+            page = response.json()
+            events = list(page["events"])
+            while page.get("next_page"):
+                page = client._client.get(page["next_page"]).raise_for_status().json()
+                events += page["events"]
+            mine = [e for e in events if datetime.fromisoformat(e["received"]) >= received_after]
+            if len(mine) >= count or time.monotonic() > deadline:
+                return mine
             time.sleep(0.5)
 
 
@@ -121,6 +132,7 @@ def test_an_escalation_fires_an_automation_that_calls_a_webhook(tmp_path, monkey
     from models.store.db import transaction
     from models.store.tables import Outlet
 
+    started = datetime.now(timezone.utc)  # the wall clock: when Prefect received this test's events, not their dates
     automation_id = create_escalation_automation(receiver.url, f"dondoc-escalated-{uuid.uuid4().hex[:8]}")
 
     launched = datetime(2020, 11, 30, 9, tzinfo=TZ)
@@ -145,7 +157,8 @@ def test_an_escalation_fires_an_automation_that_calls_a_webhook(tmp_path, monkey
     assert {(c["event"], c["due"], c["days_late"]) for c in called} == {("dondoc.assignment.escalated", "2020-12-31", 3)}
 
     # The feed as Prefect stored it: names, resources, related resources, payload.
-    stored = read_events("dondoc.assignment.", since=launched - timedelta(days=1), count=5 + 4 + 4)
+    stored = read_events("dondoc.assignment.", since=launched - timedelta(days=1), count=5 + 4 + 4,
+                         received_after=started)
     by_name: dict[str, list] = {}
     for e in stored:
         by_name.setdefault(e["event"], []).append(e)
