@@ -120,21 +120,29 @@ def series(every: str, start: date, *, report_day: int, window: str, calendar: W
         p = following(p, report_day=report_day, window=window, calendar=calendar)
 
 
+def parse_name(name: str) -> tuple[str, int, int] | None:
+    """``(every, year, number)`` of a period name: 2021-01 (a month), 2021-q1 (a quarter), 2021-h1 (a half-year),
+    2021 (a year); None when ``name`` names no period."""
+    name = name.strip().lower()
+    head, sep, tail = name.partition("-")
+    if not (head.isdigit() and len(head) == 4 and int(head) >= 1):
+        return None
+    if not sep:
+        return "year", int(head), 1
+    for every, prefix in (("quarter", "q"), ("half-year", "h"), ("month", "")):
+        digits = tail[len(prefix):]
+        if tail.startswith(prefix) and digits.isdigit() and (prefix or len(digits) == 2) \
+                and 1 <= int(digits) <= _PER_YEAR[every]:
+            return every, int(head), int(digits)
+    return None
+
+
 def by_name(every: str, name: str, *, report_day: int, window: str, calendar: WorkCalendar) -> Period | None:
     """The period an occurrence key names (2021-01, 2021-q1, 2021-h1, 2021); None if it names none of ``every``."""
-    try:
-        if every == "year":
-            year, number = int(name), 1
-        else:
-            head, _, tail = name.partition("-")
-            year = int(head)
-            prefix = {"month": "", "quarter": "q", "half-year": "h"}[every]
-            if not tail.startswith(prefix) or not tail[len(prefix):].isdigit():
-                return None
-            number = int(tail[len(prefix):])
-        return period(every, year, number, report_day=report_day, window=window, calendar=calendar)
-    except ValueError:
+    parsed = parse_name(name)
+    if parsed is None or parsed[0] != every:
         return None
+    return period(every, parsed[1], parsed[2], report_day=report_day, window=window, calendar=calendar)
 
 
 def opens_on(previous: Period) -> date:
@@ -160,19 +168,12 @@ def schedule_text(every: str, report_day: int, window: str = "nd09") -> str:
 def span_of(name: str) -> tuple[date, date] | None:
     """The calendar dates a period name covers, for reports over a period: 2021-01 (a month), 2021-q1 (a quarter),
     2021-h1 (a half-year), 2021 (a year); None when ``name`` names none."""
-    name = name.strip().lower()
-    for every, prefix in (("month", ""), ("quarter", "q"), ("half-year", "h")):
-        head, sep, tail = name.partition("-")
-        if sep and head.isdigit() and len(head) == 4 and tail.startswith(prefix) and tail[len(prefix):].isdigit() \
-                and (prefix or len(tail) == 2):
-            number, span = int(tail[len(prefix):]), _MONTHS[every]
-            if not 1 <= number <= _PER_YEAR[every] or not 1 <= int(head):
-                return None
-            first = date(int(head), (number - 1) * span + 1, 1)
-            return first, _last_day(int(head), number * span)
-    if name.isdigit() and len(name) == 4 and int(name) >= 1:
-        return date(int(name), 1, 1), date(int(name), 12, 31)
-    return None
+    parsed = parse_name(name)
+    if parsed is None:
+        return None
+    every, year, number = parsed
+    span = _MONTHS[every]
+    return date(year, (number - 1) * span + 1, 1), _last_day(year, number * span)
 
 
 def span_label(name: str) -> str:

@@ -47,7 +47,7 @@ def first_period(series: Series, *, now: datetime, rules: TimeRules) -> Period |
 
 
 def start_series(session: Session, *, directive: Directive, series: Series, now: datetime, rules: TimeRules,
-                 actor: str, domain: str, fresh: bool = False) -> Assignment | None:
+                 actor: str, domain: str) -> Assignment | None:
     """Open the first occurrence: the first period whose due date falls after today. None when ``until`` allows none."""
     opened = start_many(session, directive=directive, series=[series], now=now, rules=rules, actor=actor, domain=domain)
     return opened[0] if opened else None
@@ -72,8 +72,7 @@ def start_many(session: Session, *, directive: Directive, series: list[Series], 
 
 
 def open_occurrence(session: Session, *, directive: Directive, series: Series, period: Period, now: datetime,
-                    planned_at: datetime, rules: TimeRules, actor: str, domain: str, notice: bool,
-                    fresh: bool = False) -> Assignment:
+                    planned_at: datetime, rules: TimeRules, actor: str, domain: str, notice: bool) -> Assignment:
     """Create the occurrence of ``period``, plan its messages as of ``planned_at``, and mark when the next opens."""
     return open_occurrences(session, directive=directive, pairs=[(series, period)], now=now, planned_at=planned_at,
                             rules=rules, actor=actor, domain=domain, notice=notice)[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -58,7 +58,6 @@ class _Replay:
     evidence: str | None = None
     evidence_on: date | None = None
     seen: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _day(value: Any) -> date | None:
