@@ -315,7 +315,7 @@ def test_status_shows_one_row_per_report_with_its_periods(engine, workspace, mon
     detail = runner.invoke(app, ["status", SLUG, "--occurrences", "--now", "2021-04-16T10:00+07:00"])
     assert detail.exit_code == 0 and all(p in detail.output for p in ("2021-01", "2021-02", "2021-03", "2021-04"))
     assert "15/12/2020–14/01/2021" in detail.output and "Hoàn thành quá hạn" in detail.output
-    data = json.loads(runner.invoke(app, ["status", SLUG, "--json", "--now", "2021-04-16T10:00+07:00"]).output)
+    data = json.loads(runner.invoke(app, ["status", SLUG, "--json", "--now", "2021-04-16T10:00+07:00"]).stdout)
     monthly = next(r for r in data if r["key"] == "monthly-report")
     assert monthly["current"] == "2021-04" and (monthly["on_time"], monthly["late"], monthly["missing"]) == (1, 1, 1)
     assert [set(o) for o in monthly["occurrences"]][0] >= {"period", "window_from", "window_to", "due", "status", "done_on"}
